@@ -1,0 +1,4 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+from .hornet import HorNet
+
+__all__ = ['HorNet']

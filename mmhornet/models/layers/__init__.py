@@ -1,0 +1,10 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+from .block import HorNetBlock
+from .gnconv import (GlobalLocalFilter, build_spatial_mixer, gnConv,
+                     resize_complex_weight)
+from .norm import LayerNorm2d, LayerScale
+
+__all__ = [
+    'gnConv', 'GlobalLocalFilter', 'build_spatial_mixer',
+    'resize_complex_weight', 'HorNetBlock', 'LayerNorm2d', 'LayerScale'
+]

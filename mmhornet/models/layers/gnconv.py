@@ -1,0 +1,187 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""The recursive gated convolution (gnConv) and its global-local filter.
+
+Adapted from https://github.com/raoyongming/HorNet (the arithmetic, not the
+code). Paper: `HorNet: Efficient High-Order Spatial Interactions with
+Recursive Gated Convolutions <https://arxiv.org/abs/2207.14284>`_.
+"""
+from typing import List, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.logging import print_log
+from torch.nn.init import trunc_normal_
+
+from mmhornet.registry import MODELS
+from .norm import LayerNorm2d
+
+
+def resize_complex_weight(weight: torch.Tensor, h: int,
+                          w: int) -> torch.Tensor:
+    """Bilinearly resize a (C, H, W, 2) rFFT filter to (C, h, w, 2).
+
+    The real/imaginary axis is treated as the batch, exactly as the official
+    code does at run time and when it loads a checkpoint into a model built
+    for another input size (``align_corners=True``).
+    """
+    weight = F.interpolate(
+        weight.permute(3, 0, 1, 2),
+        size=(h, w),
+        mode='bilinear',
+        align_corners=True)
+    return weight.permute(1, 2, 3, 0)
+
+
+class GlobalLocalFilter(nn.Module):
+    """Global-local filter: half the channels go through a 3x3 depth-wise
+    convolution, the other half through a learnable filter in the 2-D rFFT
+    domain (as in GFNet).
+
+    The filter is stored for one spectrum size ``(h, w)``; for inputs whose
+    spectrum ``(H, W // 2 + 1)`` differs it is bilinearly resized on the fly.
+    The FFT branch runs in float32 under mixed precision. Output channels
+    interleave the two branches (``2k``: local, ``2k + 1``: global).
+
+    Args:
+        channels (int): Input and output channels (even).
+        h (int): Spectrum height the filter is stored for. Defaults to 14.
+        w (int): Spectrum width (``W // 2 + 1``). Defaults to 8.
+    """
+
+    def __init__(self, channels: int, h: int = 14, w: int = 8) -> None:
+        super().__init__()
+        if channels % 2:
+            raise ValueError('GlobalLocalFilter needs an even channel count, '
+                             f'got {channels}')
+        half = channels // 2
+        self.dw = nn.Conv2d(half, half, 3, padding=1, groups=half, bias=False)
+        self.complex_weight = nn.Parameter(torch.empty(half, h, w, 2))
+        trunc_normal_(self.complex_weight, std=.02)
+        self.pre_norm = LayerNorm2d(channels)
+        self.post_norm = LayerNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pre_norm(x)
+        local, spatial = torch.chunk(x, 2, dim=1)
+        local = self.dw(local)
+
+        batch, channels, height, width = spatial.shape
+        spectrum = torch.fft.rfft2(spatial.float(), dim=(2, 3), norm='ortho')
+        weight = self.complex_weight
+        if weight.shape[1:3] != spectrum.shape[2:4]:
+            weight = resize_complex_weight(weight, *spectrum.shape[2:4])
+        spectrum = spectrum * torch.view_as_complex(weight.contiguous())
+        spatial = torch.fft.irfft2(
+            spectrum, s=(height, width), dim=(2, 3), norm='ortho')
+
+        x = torch.stack([local, spatial],
+                        dim=2).reshape(batch, 2 * channels, height, width)
+        return self.post_norm(x)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A filter trained at another resolution (e.g. 224-px weights in a
+        # 384-px or detection model) is resized as the official loaders do.
+        key = prefix + 'complex_weight'
+        weight = state_dict.get(key)
+        own = self.complex_weight
+        if (weight is not None and weight.dim() == 4
+                and weight.shape[0] == own.shape[0]
+                and weight.shape[1:3] != own.shape[1:3]):
+            print_log(
+                f'Resized {key} from {tuple(weight.shape)} to '
+                f'{tuple(own.shape)} (bilinear, align_corners=True)',
+                logger='current')
+            state_dict[key] = resize_complex_weight(
+                weight.float(), *own.shape[1:3]).to(weight.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def build_spatial_mixer(dw_cfg: dict, channels: int) -> nn.Module:
+    """Build gnConv's spatial mixer from ``dict(type='DW', kernel_size=7)``
+    (depth-wise k x k convolution with bias) or ``dict(type='GF', h=14,
+    w=8)`` (:class:`GlobalLocalFilter`)."""
+    cfg = dict(dw_cfg)
+    mixer_type = cfg.pop('type', None)
+    if mixer_type == 'DW':
+        kernel_size = cfg.pop('kernel_size', 7)
+        bias = cfg.pop('bias', True)
+        module = nn.Conv2d(
+            channels,
+            channels,
+            kernel_size,
+            padding=(kernel_size - 1) // 2,
+            groups=channels,
+            bias=bias)
+    elif mixer_type == 'GF':
+        module = GlobalLocalFilter(
+            channels, h=cfg.pop('h', 14), w=cfg.pop('w', 8))
+    else:
+        raise ValueError("dw_cfg['type'] must be 'DW' (depth-wise conv) or "
+                         f"'GF' (global-local filter), got {mixer_type!r}")
+    if cfg:
+        raise ValueError(f'Unknown keys {sorted(cfg)} in dw_cfg {dw_cfg}; a '
+                         "'DW' mixer takes kernel_size and bias, a 'GF' "
+                         'mixer h and w')
+    return module
+
+
+@MODELS.register_module()
+class gnConv(nn.Module):
+    """Recursive gated convolution of order n.
+
+    A 1x1 projection yields a gate ``p0`` and features ``q``; ``q`` is mixed
+    spatially (depth-wise conv or global-local filter), scaled by ``s`` and
+    split into n gates of doubling width; then ``p_{k+1} = proj_k(p_k) *
+    q_k`` recursively and a 1x1 projection gives the output. Usable as a
+    plug-in for a convolution, including one that changes width.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int, optional): Output channels. Defaults to
+            ``in_channels``.
+        order (int): Interaction order n >= 1. Defaults to 5.
+        dw_cfg (dict): Spatial mixer, ``dict(type='DW', kernel_size=7)`` or
+            ``dict(type='GF', h=14, w=8)``. Defaults to a 7x7 depth-wise conv.
+        scale (float): The scale ``s`` applied after the mixer. HorNet uses
+            1/3; the gnConv decoders of the paper use 1. Defaults to 1.0.
+        mid_channels (int, optional): Width ``C`` of the recursion (the last
+            gate); must be divisible by ``2 ** (order - 1)``. Defaults to
+            ``out_channels``.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: Optional[int] = None,
+                 order: int = 5,
+                 dw_cfg: dict = dict(type='DW', kernel_size=7),
+                 scale: float = 1.0,
+                 mid_channels: Optional[int] = None) -> None:
+        super().__init__()
+        out_channels = out_channels or in_channels
+        dim = mid_channels or out_channels
+        if order < 1:
+            raise ValueError(f'gnConv order must be >= 1, got {order}')
+        if dim % 2**(order - 1):
+            raise ValueError(
+                f'gnConv of order {order} needs a width divisible by '
+                f'{2**(order - 1)}, got {dim}')
+        self.order = order
+        self.scale = scale
+        self.dims: List[int] = [dim // 2**i for i in range(order)][::-1]
+        self.proj_in = nn.Conv2d(in_channels, 2 * dim, 1)
+        self.dwconv = build_spatial_mixer(dw_cfg, sum(self.dims))
+        self.projs = nn.ModuleList(
+            nn.Conv2d(self.dims[i], self.dims[i + 1], 1)
+            for i in range(order - 1))
+        self.proj_out = nn.Conv2d(dim, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.proj_in(x)
+        gate, features = torch.split(x, (self.dims[0], sum(self.dims)), dim=1)
+        gates = torch.split(
+            self.dwconv(features) * self.scale, self.dims, dim=1)
+        x = gate * gates[0]
+        for proj, gate in zip(self.projs, gates[1:]):
+            x = proj(x) * gate
+        return self.proj_out(x)

@@ -1,0 +1,4 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+from .ckpt_convert import convert_official_hornet
+
+__all__ = ['convert_official_hornet']

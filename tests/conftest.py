@@ -1,0 +1,54 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import List
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TEST_CONFIG = osp.join(REPO_ROOT, 'tests', 'data',
+                       'hornet-nano_tiny-folder.py')
+CLASSES = ('red', 'green', 'blue')
+
+
+def make_image_folder(root: str, per_class: int, seed: int) -> None:
+    """Write an ImageNet-style folder (one sub-folder per class) of noisy
+    40x40 images whose dominant colour is their class."""
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(CLASSES):
+        os.makedirs(osp.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            image = rng.integers(0, 90, size=(40, 40, 3), dtype=np.uint8)
+            image[..., label] += 150
+            Image.fromarray(image).save(osp.join(root, name, f'{i}.png'))
+
+
+@pytest.fixture(scope='session')
+def tiny_folder_dataset(tmp_path_factory) -> str:
+    """A three-class image-folder dataset with train/ and val/ splits."""
+    root = str(tmp_path_factory.mktemp('tiny-folder'))
+    make_image_folder(osp.join(root, 'train'), per_class=8, seed=0)
+    make_image_folder(osp.join(root, 'val'), per_class=4, seed=1)
+    return root
+
+
+def run_tool(args: List[str],
+             cwd: str = REPO_ROOT,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run a tools/ script (or any python module call) in a subprocess."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2')
+    result = subprocess.run([sys.executable, *args],
+                            cwd=cwd,
+                            env=env,
+                            capture_output=True,
+                            text=True,
+                            timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f'{args} failed ({result.returncode}):\n'
+                             f'{result.stdout[-4000:]}\n'
+                             f'{result.stderr[-4000:]}')
+    return result

@@ -1,0 +1,112 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""tools/train.py and tools/test.py end to end on a generated dataset."""
+import os.path as osp
+import pickle
+import re
+
+import pytest
+import torch
+
+from mmhornet.compat import load_checkpoint_file
+from ..conftest import TEST_CONFIG, run_tool
+
+ITERS_PER_EPOCH = 6  # 24 training images, batch size 4
+
+
+def data_options(root: str) -> list:
+    return [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+    ]
+
+
+@pytest.fixture(scope='module')
+def trained_run(tiny_folder_dataset, tmp_path_factory):
+    """One epoch of real training, as a work dir with epoch_1.pth."""
+    work_dir = str(tmp_path_factory.mktemp('train'))
+    run_tool([
+        'tools/train.py', TEST_CONFIG, '--work-dir', work_dir, '--cfg-options',
+        'train_cfg.max_epochs=1', *data_options(tiny_folder_dataset)
+    ])
+    return work_dir
+
+
+def test_checkpoint_of_a_training_run_tests(trained_run, tiny_folder_dataset,
+                                            tmp_path):
+    checkpoint = osp.join(trained_run, 'epoch_1.pth')
+    assert osp.isfile(checkpoint)
+    out_file = tmp_path / 'preds.pkl'
+    result = run_tool([
+        'tools/test.py', TEST_CONFIG, checkpoint, '--work-dir',
+        str(tmp_path), '--out',
+        str(out_file), '--cfg-options', *data_options(tiny_folder_dataset)
+    ])
+    match = re.search(r'accuracy/top1: ([\d.]+)', result.stdout)
+    assert match, result.stdout[-2000:]
+    accuracy = float(match.group(1))
+    assert 0 <= accuracy <= 100
+    with open(out_file, 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 12  # every validation image
+    correct = sum(
+        int(p['pred_label'].item() == p['gt_label'].item())
+        for p in predictions)
+    assert accuracy == pytest.approx(100 * correct / 12, abs=1e-3)
+
+
+def test_resume_continues_epoch_iteration_and_optimizer(
+        trained_run, tiny_folder_dataset):
+    first = load_checkpoint_file(osp.join(trained_run, 'epoch_1.pth'))
+    assert (first['meta']['epoch'], first['meta']['iter']) == (1,
+                                                               ITERS_PER_EPOCH)
+    result = run_tool([
+        'tools/train.py', TEST_CONFIG, '--work-dir', trained_run, '--resume',
+        '--cfg-options', 'train_cfg.max_epochs=2',
+        *data_options(tiny_folder_dataset)
+    ])
+    assert f'resumed epoch: 1, iter: {ITERS_PER_EPOCH}' in (result.stdout +
+                                                            result.stderr)
+    second = load_checkpoint_file(osp.join(trained_run, 'epoch_2.pth'))
+    assert (second['meta']['epoch'],
+            second['meta']['iter']) == (2, 2 * ITERS_PER_EPOCH)
+    # AdamW counts its steps per parameter: a fresh optimizer would be at
+    # one epoch of steps, a resumed one continues from the saved state.
+    steps = [s['step'] for s in first['optimizer']['state'].values()]
+    assert {float(s) for s in steps} == {float(ITERS_PER_EPOCH)}
+    steps = [s['step'] for s in second['optimizer']['state'].values()]
+    assert {float(s) for s in steps} == {float(2 * ITERS_PER_EPOCH)}
+
+
+def test_amp_training_and_testing_on_cpu(tiny_folder_dataset, tmp_path):
+    result = run_tool([
+        'tools/train.py', TEST_CONFIG, '--amp', '--work-dir',
+        str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=5', *data_options(tiny_folder_dataset)
+    ])
+    log = result.stdout + result.stderr
+    assert 'AmpOptimWrapper' in log
+    checkpoint = load_checkpoint_file(str(tmp_path / 'epoch_1.pth'))
+    assert checkpoint['meta']['iter'] == ITERS_PER_EPOCH
+    assert 'loss_scaler' not in checkpoint['optimizer']
+    for value in checkpoint['state_dict'].values():
+        assert value.dtype == torch.float32 or not value.is_floating_point()
+    result = run_tool([
+        'tools/test.py', TEST_CONFIG,
+        str(tmp_path / 'epoch_1.pth'), '--amp', '--work-dir',
+        str(tmp_path), '--cfg-options', *data_options(tiny_folder_dataset)
+    ])
+    assert re.search(r'accuracy/top1: [\d.]+', result.stdout)
+
+
+def test_test_tool_refuses_unsafe_checkpoint(tmp_path, tiny_folder_dataset):
+    path = tmp_path / 'unsafe.pth'
+    torch.save({'state_dict': {}, 'hook': print}, path)
+    result = run_tool([
+        'tools/test.py', TEST_CONFIG,
+        str(path), '--work-dir',
+        str(tmp_path), '--cfg-options', *data_options(tiny_folder_dataset)
+    ],
+                      check=False)
+    assert result.returncode != 0
+    assert 'Refused to load the checkpoint' in result.stderr

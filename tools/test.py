@@ -1,0 +1,94 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""Test (evaluate) a checkpoint with a config of any OpenMMLab toolbox.
+
+The checkpoint may be a local path or an ``http(s)://`` URL (downloaded to
+the torch hub cache and loaded with ``weights_only=True``).
+"""
+import argparse
+import os.path as osp
+
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.runner import Runner
+
+import mmhornet  # noqa: F401  (modern-torch fixes: safe checkpoint loading)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file path or URL')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--out', help='save the predictions to this pickle file')
+    parser.add_argument(
+        '--show-dir', help='save visualised predictions to this directory')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: float16 on GPU, bfloat16 on CPU')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. key=value or a.b=1')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def enable_visualization(cfg: Config, show_dir: str) -> None:
+    """Turn on the toolbox's visualization hook, saving to ``show_dir``."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise KeyError('--show-dir needs a `visualization` hook in '
+                       'default_hooks; this config has none.')
+    hook_type = hook['type'].split('.')[-1]
+    if hook_type == 'VisualizationHook':  # mmpretrain
+        hook.update(enable=True, out_dir=show_dir)
+    elif hook_type == 'DetVisualizationHook':  # mmdet
+        hook.update(draw=True, test_out_dir=show_dir)
+    elif hook_type == 'SegVisualizationHook':  # mmseg
+        hook.update(draw=True)
+        cfg.visualizer['save_dir'] = show_dir
+    else:
+        raise ValueError(f'--show-dir does not know the hook {hook_type}')
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge the command-line options into the config."""
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.amp:
+        cfg.test_cfg = ConfigDict(cfg.get('test_cfg') or {}, fp16=True)
+    if args.show_dir is not None:
+        enable_visualization(cfg, args.show_dir)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = merge_args(Config.fromfile(args.config), args)
+    runner = Runner.from_cfg(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(
+            DumpResults(out_file_path=args.out))
+    metrics = runner.test()
+    print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
+                   for k, v in metrics.items()))
+
+
+if __name__ == '__main__':
+    main()
