@@ -28,5 +28,9 @@ _check_version('mmengine', mmengine.__version__, mmengine_minimum_version,
                mmengine_maximum_version)
 
 from . import compat  # noqa: E402,F401  (modern-torch fixes, applied once)
+from .apis import get_model, inference_model, list_models  # noqa: E402
 
-__all__ = ['__version__', 'version_info']
+__all__ = [
+    '__version__', 'version_info', 'get_model', 'inference_model',
+    'list_models'
+]

@@ -146,15 +146,15 @@ def load_url(url: str,
     return load_checkpoint_file(cached_file, map_location)
 
 
-def _load_from_local(filename: str, map_location=None) -> Any:
+def load_from_local(filename: str, map_location=None) -> Any:
     return load_checkpoint_file(filename, map_location)
 
 
-def _load_from_http(filename: str, map_location=None, model_dir=None) -> Any:
+def load_from_http(filename: str, map_location=None, model_dir=None) -> Any:
     return load_url(filename, map_location, model_dir)
 
 
-CheckpointLoader.register_scheme('', _load_from_local, force=True)
+CheckpointLoader.register_scheme('', load_from_local, force=True)
 CheckpointLoader.register_scheme(('http://', 'https://'),
-                                 _load_from_http,
+                                 load_from_http,
                                  force=True)

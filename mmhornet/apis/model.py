@@ -1,0 +1,202 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""Build mmhornet's models by name and run inference with them.
+
+Names resolve against mmhornet's own model index (``model-index.yml``),
+kept apart from mmpretrain's ``ModelHub``: both may name a model
+``hornet-tiny_3rdparty_in1k`` without either shadowing the other.
+"""
+import copy
+import difflib
+import fnmatch
+import importlib
+import os.path as osp
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+from mmengine.config import Config
+from mmengine.model import BaseModel
+from mmengine.registry import DefaultScope
+from mmengine.runner import load_checkpoint
+from modelindex.load_model_index import load as load_model_index
+from modelindex.models.Model import Model
+
+ModelType = Union[BaseModel, str, Config]
+
+_PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def _index_root() -> str:
+    """Folder holding ``model-index.yml`` and ``configs/``: ``.mim`` of an
+    installed package, or the source checkout."""
+    for root in (osp.join(_PACKAGE_DIR, '.mim'), osp.dirname(_PACKAGE_DIR)):
+        if osp.isfile(osp.join(root, 'model-index.yml')):
+            return root
+    raise FileNotFoundError(
+        'mmhornet model-index.yml not found in '
+        f"{osp.join(_PACKAGE_DIR, '.mim')} or {osp.dirname(_PACKAGE_DIR)}")
+
+
+class ModelHub:
+    """mmhornet's index of published models, loaded on first use."""
+    _models: Optional[Dict[str, Model]] = None
+
+    @classmethod
+    def models(cls) -> Dict[str, Model]:
+        if cls._models is None:
+            root = _index_root()
+            index = load_model_index(osp.join(root, 'model-index.yml'))
+            index.build_models_with_collections()
+            models = {}
+            for model in index.models:
+                model.config = osp.join(root, model.config)
+                models[model.name.lower()] = model
+            cls._models = models
+        return cls._models
+
+    @classmethod
+    def get(cls, name: str) -> Model:
+        """The metadata of the model ``name`` (case-insensitive).
+
+        Raises:
+            ValueError: Unknown name; the message lists close matches.
+        """
+        models = cls.models()
+        if name.lower() not in models:
+            close = difflib.get_close_matches(name.lower(), models, n=3)
+            hint = f' Did you mean {close}?' if close else ''
+            raise ValueError(f'Unknown model {name!r}.{hint} '
+                             '`mmhornet.apis.list_models()` lists them all.')
+        return copy.deepcopy(models[name.lower()])
+
+
+def list_models(pattern: Optional[str] = None,
+                task: Optional[str] = None) -> List[str]:
+    """Names of mmhornet's published models.
+
+    Args:
+        pattern (str, optional): Wildcard pattern, e.g. ``'*gf*'``.
+        task (str, optional): Keep models evaluated on this task, e.g.
+            ``'Image Classification'``.
+
+    Returns:
+        List[str]: The sorted names.
+    """
+    names = []
+    for name, model in ModelHub.models().items():
+        if pattern and not fnmatch.fnmatch(name, pattern.lower() + '*'):
+            continue
+        if task and task not in {r.task for r in model.results or []}:
+            continue
+        names.append(name)
+    return sorted(names)
+
+
+def _resolve(model: Union[str, Config]) -> tuple:
+    """Config and metadata (None for configs) of a name, path or Config."""
+    if isinstance(model, Config):
+        return copy.deepcopy(model), None
+    if model.endswith('.py'):
+        if not osp.isfile(model):
+            raise FileNotFoundError(f'Config file not found: '
+                                    f'{osp.abspath(model)}')
+        return Config.fromfile(model), None
+    metainfo = ModelHub.get(model)
+    return Config.fromfile(metainfo.config), metainfo
+
+
+def get_model(model: Union[str, Config],
+              pretrained: Union[bool, str] = False,
+              device: Union[str, torch.device, None] = None,
+              **kwargs) -> BaseModel:
+    """Build a model from a model name, a config file or a Config.
+
+    Args:
+        model (str | Config): A name from :func:`list_models`, a config
+            path or a :class:`Config`.
+        pretrained (bool | str): ``True`` loads the published weights (or
+            the config's ``load_from``); a string is a checkpoint path or
+            URL; ``False`` keeps the initial weights. Weights load strictly:
+            a checkpoint that does not fit the model is an error. Defaults
+            to False.
+        device (str | torch.device, optional): Where to put the model.
+            Defaults to None (CPU).
+        **kwargs: Overrides merged into ``config.model``, e.g.
+            ``backbone=dict(out_indices=(0, 1, 2, 3))``.
+
+    Returns:
+        BaseModel: The model in eval mode, with ``dataset_meta``.
+    """
+    config, metainfo = _resolve(model)
+    if pretrained is True:
+        pretrained = metainfo.weights if metainfo else config.get('load_from')
+        if not pretrained:
+            raise ValueError(f'No published weights for {model!r}; pass a '
+                             'checkpoint path as `pretrained`.')
+    if kwargs:
+        config.merge_from_dict({'model': kwargs})
+    config.model.setdefault('data_preprocessor',
+                            config.get('data_preprocessor'))
+
+    scope = config.get('default_scope', 'mmpretrain')
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        net = registry.build(config.model)
+
+    dataset_meta: Dict[str, Any] = {}
+    if pretrained:
+        checkpoint = load_checkpoint(
+            net, pretrained, map_location='cpu', strict=True)
+        dataset_meta = checkpoint.get('meta', {}).get('dataset_meta', {})
+    if not dataset_meta and config.get('test_dataloader'):
+        with DefaultScope.overwrite_default_scope(scope):
+            datasets = importlib.import_module(f'{scope}.registry').DATASETS
+            dataset_class = datasets.get(config.test_dataloader.dataset.type)
+        dataset_meta = dict(getattr(dataset_class, 'METAINFO', {}))
+    net._dataset_meta = dataset_meta
+    net._config = config
+    net._metainfo = metainfo
+    if device is not None:
+        net.to(device)
+    return net.eval()
+
+
+def _task(model: BaseModel) -> str:
+    metainfo = getattr(model, '_metainfo', None)
+    if metainfo is not None and metainfo.results:
+        return metainfo.results[0].task
+    scope = model._config.get('default_scope', 'mmpretrain')
+    return {'mmpretrain': 'Image Classification'}.get(scope, scope)
+
+
+def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
+    """Run a model on one input, e.g. an image path or array.
+
+    Args:
+        model (BaseModel | str | Config): A model from :func:`get_model`, a
+            model name or a config (then built with its published weights,
+            or ``pretrained=...`` from ``kwargs``).
+        inputs: The input, e.g. ``'demo/bird.JPEG'`` or a numpy image.
+        **kwargs: ``pretrained`` and ``device`` when building; the rest go
+            to the task's inferencer call.
+
+    Returns:
+        The prediction of the toolbox's inferencer; for classification a
+        dict with ``pred_label``, ``pred_score``, ``pred_class`` and
+        ``pred_scores``.
+    """
+    is_local_path = isinstance(inputs, str) and '://' not in inputs
+    if is_local_path and not osp.isfile(inputs):
+        raise FileNotFoundError(f'Input image not found: '
+                                f'{osp.abspath(inputs)}')
+    if not isinstance(model, BaseModel):
+        model = get_model(
+            model,
+            pretrained=kwargs.pop('pretrained', True),
+            device=kwargs.pop('device', None))
+    task = _task(model)
+    if task == 'Image Classification':
+        from mmpretrain.apis import ImageClassificationInferencer
+        inferencer = ImageClassificationInferencer(model)
+    else:
+        raise NotImplementedError(f'No inferencer for the task {task!r} yet')
+    return inferencer(inputs, **kwargs)[0]
