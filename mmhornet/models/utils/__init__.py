@@ -1,4 +1,5 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
 from .ckpt_convert import convert_official_hornet
+from .complexity import fft_flops, get_complexity
 
-__all__ = ['convert_official_hornet']
+__all__ = ['convert_official_hornet', 'fft_flops', 'get_complexity']
