@@ -24,7 +24,8 @@ def make_image_folder(root: str, per_class: int, seed: int) -> None:
         for i in range(per_class):
             image = rng.integers(0, 90, size=(40, 40, 3), dtype=np.uint8)
             image[..., label] += 150
-            Image.fromarray(image).save(osp.join(root, name, f'{i}.png'))
+            Image.fromarray(image).save(
+                osp.join(root, name, f'{name}_{i}.png'))
 
 
 @pytest.fixture(scope='session')
@@ -34,6 +35,27 @@ def tiny_folder_dataset(tmp_path_factory) -> str:
     make_image_folder(osp.join(root, 'train'), per_class=8, seed=0)
     make_image_folder(osp.join(root, 'val'), per_class=4, seed=1)
     return root
+
+
+def data_options(root: str) -> List[str]:
+    """``--cfg-options`` pointing the test config's dataloaders at
+    ``root``."""
+    return [
+        f'{split}_dataloader.dataset.data_root={root}'
+        for split in ('train', 'val', 'test')
+    ]
+
+
+@pytest.fixture(scope='session')
+def trained_run(tiny_folder_dataset, tmp_path_factory) -> str:
+    """A work dir with epoch_1.pth from one epoch of real training of the
+    test config with tools/train.py."""
+    work_dir = str(tmp_path_factory.mktemp('train'))
+    run_tool([
+        'tools/train.py', TEST_CONFIG, '--work-dir', work_dir, '--cfg-options',
+        'train_cfg.max_epochs=1', *data_options(tiny_folder_dataset)
+    ])
+    return work_dir
 
 
 def run_tool(args: List[str],

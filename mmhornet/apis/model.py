@@ -26,9 +26,9 @@ _PACKAGE_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def _index_root() -> str:
-    """Folder holding ``model-index.yml`` and ``configs/``: ``.mim`` of an
-    installed package, or the source checkout."""
-    for root in (osp.join(_PACKAGE_DIR, '.mim'), osp.dirname(_PACKAGE_DIR)):
+    """Folder holding ``model-index.yml`` and ``configs/``: the source
+    checkout of an editable install, else ``.mim`` of an installed package."""
+    for root in (osp.dirname(_PACKAGE_DIR), osp.join(_PACKAGE_DIR, '.mim')):
         if osp.isfile(osp.join(root, 'model-index.yml')):
             return root
     raise FileNotFoundError(

@@ -8,28 +8,9 @@ import pytest
 import torch
 
 from mmhornet.compat import load_checkpoint_file
-from ..conftest import TEST_CONFIG, run_tool
+from ..conftest import TEST_CONFIG, data_options, run_tool
 
 ITERS_PER_EPOCH = 6  # 24 training images, batch size 4
-
-
-def data_options(root: str) -> list:
-    return [
-        f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-    ]
-
-
-@pytest.fixture(scope='module')
-def trained_run(tiny_folder_dataset, tmp_path_factory):
-    """One epoch of real training, as a work dir with epoch_1.pth."""
-    work_dir = str(tmp_path_factory.mktemp('train'))
-    run_tool([
-        'tools/train.py', TEST_CONFIG, '--work-dir', work_dir, '--cfg-options',
-        'train_cfg.max_epochs=1', *data_options(tiny_folder_dataset)
-    ])
-    return work_dir
 
 
 def test_checkpoint_of_a_training_run_tests(trained_run, tiny_folder_dataset,
@@ -37,11 +18,14 @@ def test_checkpoint_of_a_training_run_tests(trained_run, tiny_folder_dataset,
     checkpoint = osp.join(trained_run, 'epoch_1.pth')
     assert osp.isfile(checkpoint)
     out_file = tmp_path / 'preds.pkl'
+    show_dir = tmp_path / 'vis'
     result = run_tool([
         'tools/test.py', TEST_CONFIG, checkpoint, '--work-dir',
         str(tmp_path), '--out',
-        str(out_file), '--cfg-options', *data_options(tiny_folder_dataset)
+        str(out_file), '--show-dir',
+        str(show_dir), '--cfg-options', *data_options(tiny_folder_dataset)
     ])
+    assert len(list(show_dir.glob('*.png'))) == 12  # one per image
     match = re.search(r'accuracy/top1: ([\d.]+)', result.stdout)
     assert match, result.stdout[-2000:]
     accuracy = float(match.group(1))

@@ -10,8 +10,8 @@ class LayerNorm2d(nn.LayerNorm):
     HorNet's reference code normalises channels-first maps with six separate
     element-wise passes (mean, subtract, square, mean, sqrt, affine). This
     computes the same biased-variance normalisation with one fused
-    ``F.layer_norm`` over a channels-last view, which is exact up to float
-    rounding and several times cheaper on CPU. Subclassing
+    ``F.layer_norm`` over a channels-last view, exact up to float rounding,
+    reading and writing the tensor once instead of six times. Subclassing
     :class:`torch.nn.LayerNorm` keeps ``weight``/``bias`` keys and lets
     ``dict(type='Constant', layer='LayerNorm')`` initialise it.
 

@@ -1,0 +1,44 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""Run a model on one image and print (and optionally draw) the result.
+
+Example:
+    python demo/image_demo.py IMAGE hornet-tiny_3rdparty_in1k
+    python demo/image_demo.py IMAGE CONFIG --checkpoint CKPT --show-dir out/
+"""
+import argparse
+from pprint import pformat
+
+import numpy as np
+
+from mmhornet.apis import get_model, inference_model
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Image demo')
+    parser.add_argument('img', help='image file')
+    parser.add_argument('model', help='model name (see list_models) or config')
+    parser.add_argument(
+        '--checkpoint',
+        help='checkpoint path or URL; default: the published weights of a '
+        "model name, or the config's load_from")
+    parser.add_argument(
+        '--show-dir', help='save the visualised prediction in this folder')
+    parser.add_argument('--device', default=None, help='e.g. cpu or cuda:0')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    model = get_model(
+        args.model, pretrained=args.checkpoint or True, device=args.device)
+    kwargs = {} if args.show_dir is None else dict(show_dir=args.show_dir)
+    result = inference_model(model, args.img, **kwargs)
+    printable = {
+        k: v
+        for k, v in result.items() if not isinstance(v, np.ndarray)
+    }
+    print(pformat(printable))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,75 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""Write the model-zoo tables of the READMEs from the metafiles.
+
+Each README holds its table between ``<!-- model-zoo:COLLECTION -->`` and
+``<!-- /model-zoo -->``. Run this after editing a metafile; ``--check``
+exits 1 if a table is out of date (the tests use it).
+
+Example:
+    python tools/misc/gen_model_zoo.py [--check]
+"""
+import argparse
+import os.path as osp
+import re
+import sys
+from typing import List
+
+from modelindex.load_model_index import load as load_model_index
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+READMES = ['README.md', 'configs/hornet/README.md']
+BLOCK = re.compile(r'(<!-- model-zoo:(\S+) -->\n)(.*?)(<!-- /model-zoo -->)',
+                   re.S)
+
+
+def model_zoo_table(collection: str) -> str:
+    """A markdown table of the models of ``collection``."""
+    index = load_model_index(osp.join(REPO_ROOT, 'model-index.yml'))
+    index.build_models_with_collections()
+    lines = [
+        '| Model | Params (M) | FLOPs (G) | Top-1 (%) | Top-5 (%) | Config '
+        '| Download |', '| --- | --- | --- | --- | --- | --- | --- |'
+    ]
+    for model in index.models:
+        if model.in_collection != collection:
+            continue
+        metrics = model.results[0].metrics
+        lines.append(
+            f'| {model.name} | {model.metadata.parameters / 1e6:.2f} '
+            f'| {model.metadata.flops / 1e9:.2f} '
+            f"| {metrics['Top 1 Accuracy']:.2f} "
+            f"| {metrics['Top 5 Accuracy']:.2f} "
+            f'| [config](/{model.config}) | [model]({model.weights}) |')
+    return '\n'.join(lines) + '\n'
+
+
+def update(text: str) -> str:
+    return BLOCK.sub(
+        lambda m: m.group(1) + model_zoo_table(m.group(2)) + m.group(4),
+        text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--check', action='store_true', help='only report stale tables')
+    args = parser.parse_args()
+    stale: List[str] = []
+    for readme in READMES:
+        path = osp.join(REPO_ROOT, readme)
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        new_text = update(text)
+        if new_text != text:
+            stale.append(readme)
+            if not args.check:
+                with open(path, 'w', encoding='utf-8') as f:
+                    f.write(new_text)
+    if args.check and stale:
+        sys.exit(f'Out-of-date model-zoo tables in {stale}: run '
+                 'python tools/misc/gen_model_zoo.py')
+    print('updated: ' + ', '.join(stale) if stale else 'up to date')
+
+
+if __name__ == '__main__':
+    main()
