@@ -45,8 +45,7 @@ def model_zoo_table(collection: str) -> str:
 
 def update(text: str) -> str:
     return BLOCK.sub(
-        lambda m: m.group(1) + model_zoo_table(m.group(2)) + m.group(4),
-        text)
+        lambda m: m.group(1) + model_zoo_table(m.group(2)) + m.group(4), text)
 
 
 def main() -> None:
