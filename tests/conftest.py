@@ -3,7 +3,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import pytest
@@ -60,9 +60,12 @@ def trained_run(tiny_folder_dataset, tmp_path_factory) -> str:
 
 def run_tool(args: List[str],
              cwd: str = REPO_ROOT,
-             check: bool = True) -> subprocess.CompletedProcess:
-    """Run a tools/ script (or any python module call) in a subprocess."""
-    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2')
+             check: bool = True,
+             env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run a tools/ script (or any python module call) in a subprocess,
+    with ``env`` added to the environment."""
+    env = dict(
+        os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2', **(env or {}))
     result = subprocess.run([sys.executable, *args],
                             cwd=cwd,
                             env=env,

@@ -8,10 +8,12 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
 from mmengine.runner import Runner
 
 import mmhornet  # noqa: F401  (modern-torch fixes: safe checkpoint loading)
+from mmhornet.utils import check_data_roots, setup_launcher, teardown_launcher
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,7 +52,7 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
                        'default_hooks; this config has none.')
     hook_type = hook['type'].split('.')[-1]
     if hook_type == 'VisualizationHook':  # mmpretrain
-        hook.update(enable=True, out_dir=show_dir)
+        hook.update(enable=True, out_dir=show_dir, interval=1)
     elif hook_type == 'DetVisualizationHook':  # mmdet
         hook.update(draw=True, test_out_dir=show_dir)
     elif hook_type == 'SegVisualizationHook':  # mmseg
@@ -81,13 +83,17 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_data_roots(cfg, ('test_dataloader', ))
+    setup_launcher(cfg)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
-    print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
-                   for k, v in metrics.items()))
+    if is_main_process():
+        print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
+                       for k, v in metrics.items()))
+    teardown_launcher()
 
 
 if __name__ == '__main__':

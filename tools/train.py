@@ -11,6 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmhornet  # noqa: F401  (modern-torch fixes: safe checkpoint loading)
+from mmhornet.utils import check_data_roots, setup_launcher, teardown_launcher
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,8 +79,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
+    setup_launcher(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    teardown_launcher()
 
 
 if __name__ == '__main__':

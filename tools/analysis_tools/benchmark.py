@@ -1,0 +1,228 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""Measure inference and training-step throughput of a model.
+
+Times ``model(images)`` (inference, no grad) and a training step (forward,
+cross-entropy on random labels, backward, AdamW step) on random inputs.
+With ``--compare mmpretrain`` the same weights are also run through
+mmpretrain's HorNet, interleaving the two models repeat by repeat so that
+both see the same machine state; medians and the ratio are reported.
+
+Example:
+    python tools/analysis_tools/benchmark.py hornet-tiny_3rdparty_in1k \
+        --compare mmpretrain --amp
+"""
+import argparse
+import copy
+import inspect
+import resource
+import statistics
+import time
+from contextlib import nullcontext
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mmhornet.apis import get_model
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Benchmark a model')
+    parser.add_argument('model', help='model name (see list_models) or config')
+    parser.add_argument(
+        '--mode',
+        choices=['infer', 'train', 'both'],
+        default='both',
+        help='what to time (default: both)')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=16,
+        help='inference batch size (default: 16)')
+    parser.add_argument(
+        '--train-batch-size',
+        type=int,
+        default=8,
+        help='training-step batch size (default: 8)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[224, 224],
+        metavar=('H', 'W'),
+        help='input size (default: 224 224)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='autocast: bfloat16 on CPU, --amp-dtype on GPU')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        default='float16',
+        help='autocast dtype on GPU (default: float16)')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='channels-last memory format for model and inputs')
+    parser.add_argument(
+        '--compile', action='store_true', help='torch.compile the models')
+    parser.add_argument(
+        '--compare',
+        choices=['mmpretrain'],
+        help="also time mmpretrain's HorNet with the same weights")
+    parser.add_argument(
+        '--warmup', type=int, default=3, help='untimed runs (default: 3)')
+    parser.add_argument(
+        '--repeats', type=int, default=10, help='timed runs (default: 10)')
+    parser.add_argument(
+        '--threads', type=int, help='torch intra-op threads on CPU')
+    return parser.parse_args()
+
+
+def mmpretrain_twin(model: nn.Module) -> nn.Module:
+    """mmpretrain's HorNet classifier with the weights of ``model``."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.models.backbones import HorNet as PretrainHorNet
+    from mmpretrain.registry import MODELS
+
+    cfg = copy.deepcopy(model._config.model)
+    accepted = inspect.signature(PretrainHorNet).parameters
+    backbone = {k: v for k, v in cfg.backbone.items() if k in accepted}
+    backbone['type'] = 'HorNet'
+    backbone['arch'] = model.backbone.arch_settings
+    cfg.backbone = backbone
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        twin = MODELS.build(cfg)
+    twin.load_state_dict(model.state_dict(), strict=True)
+    return twin
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def make_step(model: nn.Module, mode: str, images: torch.Tensor,
+              autocast: Callable) -> Callable[[], None]:
+    """A closure running one inference pass or one training step."""
+    if mode == 'infer':
+        model.eval()
+
+        def step() -> None:
+            with torch.no_grad(), autocast():
+                model(images)
+
+        return step
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    sample_ids = torch.arange(images.shape[0], device=images.device)
+
+    def train_step() -> None:
+        with autocast():
+            logits = model(images)
+        labels = sample_ids % logits.shape[1]
+        loss = F.cross_entropy(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return train_step
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+
+
+def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
+              args: argparse.Namespace) -> Dict[str, dict]:
+    """Time every model, interleaved; return medians per model."""
+    device = torch.device(args.device)
+    images = torch.rand(batch_size, 3, *args.shape, device=device)
+    if args.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    if args.amp:
+        dtype = torch.bfloat16 if device.type == 'cpu' else getattr(
+            torch, args.amp_dtype)
+
+        def autocast():
+            return torch.autocast(device.type, dtype=dtype)
+    else:
+        autocast = nullcontext
+    steps = {
+        name: make_step(model, mode, images, autocast)
+        for name, model in models.items()
+    }
+    times: Dict[str, List[float]] = {name: [] for name in models}
+    memory = {}
+    for name, step in steps.items():
+        if device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(args.warmup):
+            step()
+        synchronize(device)
+        memory[name] = peak_memory_mb(device)
+    for _ in range(args.repeats):
+        for name, step in steps.items():
+            synchronize(device)
+            start = time.perf_counter()
+            step()
+            synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return {
+        name: dict(
+            latency_ms=1000 * statistics.median(t),
+            images_per_s=batch_size / statistics.median(t),
+            peak_memory_mb=memory[name])
+        for name, t in times.items()
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = get_model(args.model)
+    models = {'mmhornet': model}
+    if args.compare == 'mmpretrain':
+        models['mmpretrain'] = mmpretrain_twin(model)
+    for name in models:
+        models[name] = models[name].to(args.device)
+        if args.channels_last:
+            models[name] = models[name].to(memory_format=torch.channels_last)
+        if args.compile:
+            models[name] = torch.compile(models[name])
+
+    precision = 'float32'
+    if args.amp:
+        precision = 'bfloat16 autocast' if args.device == 'cpu' else (
+            f'{args.amp_dtype} autocast')
+    print(f'{args.model}: input {tuple(args.shape)}, device {args.device} '
+          f'({torch.get_num_threads()} threads), {precision}'
+          f"{', channels-last' if args.channels_last else ''}"
+          f"{', compiled' if args.compile else ''}; median of "
+          f'{args.repeats} runs after {args.warmup} warm-up runs')
+    memory_kind = ('peak allocated' if args.device.startswith('cuda') else
+                   'process peak RSS')
+    modes = ['infer', 'train'] if args.mode == 'both' else [args.mode]
+    for mode in modes:
+        batch = args.batch_size if mode == 'infer' else args.train_batch_size
+        results = benchmark(models, mode, batch, args)
+        label = 'inference' if mode == 'infer' else 'training step'
+        for name, r in results.items():
+            print(f'{label:>13} {name:>10}: {r["images_per_s"]:8.2f} img/s  '
+                  f'{r["latency_ms"]:9.1f} ms/batch of {batch}  '
+                  f'{memory_kind} {r["peak_memory_mb"]:.0f} MB')
+        if len(results) == 2:
+            ratio = (results['mmhornet']['images_per_s'] /
+                     results['mmpretrain']['images_per_s'])
+            print(f'{label:>13} speed-up mmhornet / mmpretrain: '
+                  f'{ratio:.3f}x')
+
+
+if __name__ == '__main__':
+    main()
