@@ -173,7 +173,8 @@ def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
             synchronize(device)
             times[name].append(time.perf_counter() - start)
     return {
-        name: dict(
+        name:
+        dict(
             latency_ms=1000 * statistics.median(t),
             images_per_s=batch_size / statistics.median(t),
             peak_memory_mb=memory[name])
@@ -206,8 +207,8 @@ def main() -> None:
           f"{', channels-last' if args.channels_last else ''}"
           f"{', compiled' if args.compile else ''}; median of "
           f'{args.repeats} runs after {args.warmup} warm-up runs')
-    memory_kind = ('peak allocated' if args.device.startswith('cuda') else
-                   'process peak RSS')
+    memory_kind = ('peak allocated'
+                   if args.device.startswith('cuda') else 'process peak RSS')
     modes = ['infer', 'train'] if args.mode == 'both' else [args.mode]
     for mode in modes:
         batch = args.batch_size if mode == 'infer' else args.train_batch_size
@@ -218,8 +219,9 @@ def main() -> None:
                   f'{r["latency_ms"]:9.1f} ms/batch of {batch}  '
                   f'{memory_kind} {r["peak_memory_mb"]:.0f} MB')
         if len(results) == 2:
-            ratio = (results['mmhornet']['images_per_s'] /
-                     results['mmpretrain']['images_per_s'])
+            ratio = (
+                results['mmhornet']['images_per_s'] /
+                results['mmpretrain']['images_per_s'])
             print(f'{label:>13} speed-up mmhornet / mmpretrain: '
                   f'{ratio:.3f}x')
 
