@@ -196,7 +196,9 @@ def main() -> None:
         if args.channels_last:
             models[name] = models[name].to(memory_format=torch.channels_last)
         if args.compile:
-            models[name] = torch.compile(models[name])
+            # dynamic=False: HorNet's FFTs stay out of compiled graphs, and
+            # inductor fails on its stages' shapes as symbolic ones.
+            models[name] = torch.compile(models[name], dynamic=False)
 
     precision = 'float32'
     if args.amp:

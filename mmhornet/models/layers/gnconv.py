@@ -33,6 +33,27 @@ def resize_complex_weight(weight: torch.Tensor, h: int,
     return weight.permute(1, 2, 3, 0)
 
 
+@torch.compiler.disable
+def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Filter ``x`` (N, C, H, W) in the 2-D rFFT domain with ``weight``
+    (C, h, w, 2), resized to the spectrum size ``(H, W // 2 + 1)`` if needed.
+
+    Runs in at least float32 (FFTs in half precision are unsupported or
+    inaccurate; a float64 model stays in float64). It is kept out of
+    ``torch.compile`` graphs: with torch 2.13, inductor computed wrong
+    gradients for the filter weights inside HorNet (checked against finite
+    differences in float64), while eager autograd is right.
+    """
+    height, width = x.shape[2:]
+    x = x.to(torch.promote_types(x.dtype, torch.float32))
+    spectrum = torch.fft.rfft2(x, dim=(2, 3), norm='ortho')
+    if weight.shape[1:3] != spectrum.shape[2:4]:
+        weight = resize_complex_weight(weight, *spectrum.shape[2:4])
+    spectrum = spectrum * torch.view_as_complex(weight.contiguous())
+    return torch.fft.irfft2(
+        spectrum, s=(height, width), dim=(2, 3), norm='ortho')
+
+
 class GlobalLocalFilter(nn.Module):
     """Global-local filter: half the channels go through a 3x3 depth-wise
     convolution, the other half through a learnable filter in the 2-D rFFT
@@ -67,14 +88,7 @@ class GlobalLocalFilter(nn.Module):
         local = self.dw(local)
 
         batch, channels, height, width = spatial.shape
-        spectrum = torch.fft.rfft2(spatial.float(), dim=(2, 3), norm='ortho')
-        weight = self.complex_weight
-        if weight.shape[1:3] != spectrum.shape[2:4]:
-            weight = resize_complex_weight(weight, *spectrum.shape[2:4])
-        spectrum = spectrum * torch.view_as_complex(weight.contiguous())
-        spatial = torch.fft.irfft2(
-            spectrum, s=(height, width), dim=(2, 3), norm='ortho')
-
+        spatial = spectral_filter(spatial, self.complex_weight)
         x = torch.stack([local, spatial],
                         dim=2).reshape(batch, 2 * channels, height, width)
         return self.post_norm(x)

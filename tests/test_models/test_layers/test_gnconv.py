@@ -7,6 +7,7 @@ from mmpretrain.models.backbones.hornet import gnConv as RefGnConv
 
 from mmhornet.models.layers import (GlobalLocalFilter, LayerNorm2d, gnConv,
                                     resize_complex_weight)
+from mmhornet.models.layers.gnconv import spectral_filter
 from mmhornet.registry import MODELS
 
 DW = dict(type='DW', kernel_size=7)
@@ -117,3 +118,17 @@ def test_global_local_filter_channel_interleave():
     assert_close(layer(x), layer.post_norm(mixed))
     with pytest.raises(ValueError, match='even channel count'):
         GlobalLocalFilter(5)
+
+
+@pytest.mark.parametrize('filter_size', [(4, 3), (3, 2)])
+def test_spectral_filter_gradients_are_exact(filter_size):
+    """Against finite differences in float64, also through the run-time
+    resize of the filter (a 3x2 filter on a 4x3 spectrum)."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(
+        3, *filter_size, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(spectral_filter, (x, weight))
+    assert spectral_filter(x, weight).dtype == torch.float64
+    half = spectral_filter(x.detach().bfloat16(), weight.detach().float())
+    assert half.dtype == torch.float32
