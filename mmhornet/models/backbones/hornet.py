@@ -273,3 +273,25 @@ class HorNet(BaseModule):
         else:
             layer_id = max_layer_id + 1
         return layer_id, max_layer_id + 2
+
+    def get_stage_depth(self,
+                        param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """Stage id of a parameter for stage-wise learning-rate decay.
+
+        All downsampling layers (the stem included) are 0, stage ``i`` is
+        ``i + 1``, everything else (output norms, neck, head) is the last
+        id, as in the official stage-wise rule.
+
+        Returns:
+            Tuple[int, int]: The stage id and the number of ids.
+        """
+        num_ids = self.num_stages + 2
+        if not param_name.startswith(prefix):
+            return num_ids - 1, num_ids
+        parts = param_name[len(prefix):].split('.')
+        if parts[0] == 'downsample_layers':
+            return 0, num_ids
+        if parts[0] == 'stages':
+            return int(parts[1]) + 1, num_ids
+        return num_ids - 1, num_ids
