@@ -1,0 +1,4 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+from .hor_fpn import HorFPN
+
+__all__ = ['HorFPN']
