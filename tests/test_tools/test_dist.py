@@ -16,18 +16,11 @@ from mmengine.config import Config
 from mmhornet.compat import load_checkpoint_file
 from mmhornet.utils import (cpu_threads_per_process, replace_sync_bn,
                             setup_launcher)
-from ..conftest import REPO_ROOT, TEST_CONFIG
+from ..conftest import REPO_ROOT, TEST_CONFIG, data_options
 
 NUM_PROCS = 2
 # 24 training images, batch size 4 per process, split over two processes.
 ITERS_PER_EPOCH = 24 // (4 * NUM_PROCS)
-
-
-def data_options(root: str) -> List[str]:
-    return [
-        f'{split}_dataloader.dataset.data_root={root}'
-        for split in ('train', 'val', 'test')
-    ]
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from mmhornet.apis import ModelHub, get_model
-from ..conftest import run_tool
+from ..conftest import data_options, run_tool
 
 CONFIG = 'configs/hornet/hornet-tiny_8xb128_in1k.py'
 NAME = 'hornet-tiny_3rdparty_in1k'
@@ -43,11 +43,10 @@ def checkpoint(tmp_path_factory):
     return str(path)
 
 
-def data_options(root):
-    return [
-        f'{split}_dataloader.dataset.data_root={root}'
-        for split in ('val', 'test')
-    ] + ['test_dataloader.batch_size=3', 'test_dataloader.num_workers=0']
+def imagenet_options(root):
+    return data_options(root) + [
+        'test_dataloader.batch_size=3', 'test_dataloader.num_workers=0'
+    ]
 
 
 def test_imagenet_config_with_local_checkpoint(imagenet_val, checkpoint,
@@ -56,7 +55,7 @@ def test_imagenet_config_with_local_checkpoint(imagenet_val, checkpoint,
     result = run_tool([
         'tools/test.py', CONFIG, checkpoint, '--work-dir',
         str(tmp_path), '--out',
-        str(out), '--cfg-options', *data_options(imagenet_val)
+        str(out), '--cfg-options', *imagenet_options(imagenet_val)
     ])
     top1 = float(re.search(r'accuracy/top1: ([\d.]+)', result.stdout)[1])
     top5 = float(re.search(r'accuracy/top5: ([\d.]+)', result.stdout)[1])
@@ -84,7 +83,7 @@ def test_imagenet_config_with_the_published_url(imagenet_val, checkpoint,
     os.symlink(checkpoint, cache / url.rsplit('/', 1)[1])
     result = run_tool([
         'tools/test.py', CONFIG, url, '--work-dir',
-        str(tmp_path), '--cfg-options', *data_options(imagenet_val)
+        str(tmp_path), '--cfg-options', *imagenet_options(imagenet_val)
     ],
                       env={'TORCH_HOME': str(tmp_path / 'torch')})
     assert re.search(r'accuracy/top1: [\d.]+', result.stdout)

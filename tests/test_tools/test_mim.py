@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 
-from ..conftest import REPO_ROOT, TEST_CONFIG
+from ..conftest import REPO_ROOT, TEST_CONFIG, data_options
 
 
 def test_mim_train_and_test(tmp_path, tiny_folder_dataset):
@@ -47,10 +47,7 @@ def test_mim_train_and_test(tmp_path, tiny_folder_dataset):
 
     env = dict(os.environ, PYTHONPATH=str(site))
     mim = osp.join(osp.dirname(sys.executable), 'mim')
-    data = [
-        f'{split}_dataloader.dataset.data_root={tiny_folder_dataset}'
-        for split in ('train', 'val', 'test')
-    ]
+    data = data_options(tiny_folder_dataset)
     work_dir = tmp_path / 'work'
     result = subprocess.run([
         mim, 'train', 'mmhornet', TEST_CONFIG, '--gpus', '0', '--work-dir',
