@@ -138,9 +138,9 @@ def get_model(model: Union[str, Config],
                             config.get('data_preprocessor'))
 
     scope = config.get('default_scope', 'mmpretrain')
-    registry = importlib.import_module(f'{scope}.registry').MODELS
+    registry = importlib.import_module(f'{scope}.registry')
     with DefaultScope.overwrite_default_scope(scope):
-        net = registry.build(config.model)
+        net = registry.MODELS.build(config.model)
 
     dataset_meta: Dict[str, Any] = {}
     if pretrained:
@@ -149,8 +149,8 @@ def get_model(model: Union[str, Config],
         dataset_meta = checkpoint.get('meta', {}).get('dataset_meta', {})
     if not dataset_meta and config.get('test_dataloader'):
         with DefaultScope.overwrite_default_scope(scope):
-            datasets = importlib.import_module(f'{scope}.registry').DATASETS
-            dataset_class = datasets.get(config.test_dataloader.dataset.type)
+            dataset_class = registry.DATASETS.get(
+                config.test_dataloader.dataset.type)
         dataset_meta = dict(getattr(dataset_class, 'METAINFO', {}))
     net._dataset_meta = dataset_meta
     net._config = config
