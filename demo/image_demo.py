@@ -1,12 +1,16 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
 """Run a model on one image and print (and optionally draw) the result.
 
+Classification prints the top class; detection draws boxes and masks;
+segmentation paints the label map.
+
 Example:
     python demo/image_demo.py IMAGE hornet-tiny_3rdparty_in1k
     python demo/image_demo.py IMAGE CONFIG --checkpoint CKPT --show-dir out/
 """
 import argparse
 from pprint import pformat
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -27,17 +31,42 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def summarize(result: Any, classes: Sequence[str]) -> Any:
+    """A printable summary of a classification, detection or segmentation
+    result."""
+    if isinstance(result, dict):  # classification
+        return {
+            k: v
+            for k, v in result.items() if not isinstance(v, np.ndarray)
+        }
+    if 'pred_instances' in result:  # detection
+        instances = result.pred_instances.cpu()
+        return [
+            dict(
+                label=classes[int(label)] if classes else int(label),
+                score=round(float(score), 4),
+                bbox=[round(float(x), 1)
+                      for x in bbox]) for label, score, bbox in zip(
+                          instances.labels, instances.scores, instances.bboxes)
+        ]
+    # segmentation: the share of pixels of each predicted class
+    labels, counts = np.unique(
+        result.pred_sem_seg.data.cpu().numpy(), return_counts=True)
+    return {
+        (classes[int(label)] if classes else int(label)):
+        round(float(count) / counts.sum(), 4)
+        for label, count in zip(labels, counts)
+    }
+
+
 def main() -> None:
     args = parse_args()
     model = get_model(
         args.model, pretrained=args.checkpoint or True, device=args.device)
     kwargs = {} if args.show_dir is None else dict(show_dir=args.show_dir)
     result = inference_model(model, args.img, **kwargs)
-    printable = {
-        k: v
-        for k, v in result.items() if not isinstance(v, np.ndarray)
-    }
-    print(pformat(printable))
+    classes = model.dataset_meta.get('classes', ())
+    print(pformat(summarize(result, classes)))
 
 
 if __name__ == '__main__':

@@ -107,6 +107,15 @@ def load_checkpoint_file(
         ) from None
 
 
+def _cache_name(url: str) -> str:
+    """The cache file name of ``url``: its last path segment, with ``.pth``
+    added when it has no extension (e.g. ``https://host/f/<id>/?dl=1``)."""
+    name = osp.basename(urlparse(url).path.rstrip('/'))
+    if not name:
+        raise ValueError(f'Cannot name a cache file after the URL {url}')
+    return name if osp.splitext(name)[1] else name + '.pth'
+
+
 def load_url(url: str,
              map_location: Union[str, torch.device, None] = None,
              model_dir: Optional[str] = None,
@@ -126,7 +135,7 @@ def load_url(url: str,
         progress (bool): Show a progress bar. Defaults to False.
     """
     model_dir = model_dir or osp.join(torch.hub.get_dir(), 'checkpoints')
-    cached_file = osp.join(model_dir, osp.basename(urlparse(url).path))
+    cached_file = osp.join(model_dir, _cache_name(url))
     rank, world_size = get_dist_info()
     if rank == 0 and not osp.isfile(cached_file):
         os.makedirs(model_dir, exist_ok=True)

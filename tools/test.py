@@ -40,6 +40,11 @@ def parse_args() -> argparse.Namespace:
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help="test-time augmentation: the config's tta_model and "
+        'tta_pipeline (e.g. multi-scale and flip)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser.parse_args()
 
@@ -62,6 +67,17 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
         raise ValueError(f'--show-dir does not know the hook {hook_type}')
 
 
+def enable_tta(cfg: Config) -> None:
+    """Wrap the model in the config's ``tta_model`` and test with its
+    ``tta_pipeline``, as the toolboxes' own test scripts do."""
+    missing = [key for key in ('tta_model', 'tta_pipeline') if key not in cfg]
+    if missing:
+        raise KeyError(f'--tta needs {missing} in the config')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge the command-line options into the config."""
     cfg.launcher = args.launcher
@@ -73,6 +89,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg = ConfigDict(cfg.get('test_cfg') or {}, fp16=True)
+    if args.tta:
+        enable_tta(cfg)
     if args.show_dir is not None:
         enable_visualization(cfg, args.show_dir)
     if args.cfg_options is not None:

@@ -9,16 +9,22 @@ import copy
 import difflib
 import fnmatch
 import importlib
+import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Union
 
+import mmcv
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
 from modelindex.load_model_index import load as load_model_index
 from modelindex.models.Model import Model
+
+from ..models.utils import convert_official_hornet, is_official_layout
 
 ModelType = Union[BaseModel, str, Config]
 
@@ -116,8 +122,9 @@ def get_model(model: Union[str, Config],
         pretrained (bool | str): ``True`` loads the published weights (or
             the config's ``load_from``); a string is a checkpoint path or
             URL; ``False`` keeps the initial weights. Weights load strictly:
-            a checkpoint that does not fit the model is an error. Defaults
-            to False.
+            a checkpoint that does not fit the model is an error. Official
+            detection and segmentation checkpoints (raoyongming/HorNet) are
+            converted to mmhornet's keys on the way. Defaults to False.
         device (str | torch.device, optional): Where to put the model.
             Defaults to None (CPU).
         **kwargs: Overrides merged into ``config.model``, e.g.
@@ -144,28 +151,64 @@ def get_model(model: Union[str, Config],
 
     dataset_meta: Dict[str, Any] = {}
     if pretrained:
-        checkpoint = load_checkpoint(
-            net, pretrained, map_location='cpu', strict=True)
-        dataset_meta = checkpoint.get('meta', {}).get('dataset_meta', {})
+        checkpoint = _load_checkpoint(pretrained, map_location='cpu')
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        if is_official_layout(state_dict):
+            state_dict, _ = convert_official_hornet(state_dict)
+            print_log(
+                f'{pretrained} has the official HorNet keys: converted them '
+                'to mmhornet\'s (gnconv.pws -> projs, gammaX -> '
+                'gammaX.weight).',
+                logger='current')
+        _load_checkpoint_to_model(
+            net, dict(state_dict=state_dict), strict=True)
+        meta = checkpoint.get('meta') or {}
+        dataset_meta = meta.get('dataset_meta') or {}
+        if not dataset_meta and meta.get('CLASSES'):  # mmcv 1.x checkpoint
+            dataset_meta = dict(classes=list(meta['CLASSES']))
     if not dataset_meta and config.get('test_dataloader'):
         with DefaultScope.overwrite_default_scope(scope):
             dataset_class = registry.DATASETS.get(
                 config.test_dataloader.dataset.type)
         dataset_meta = dict(getattr(dataset_class, 'METAINFO', {}))
-    net._dataset_meta = dataset_meta
-    net._config = config
+    net._dataset_meta = net.dataset_meta = dataset_meta
+    net.cfg = net._config = config  # ``cfg``: as mmdet/mmseg's init_*
     net._metainfo = metainfo
     if device is not None:
         net.to(device)
     return net.eval()
 
 
-def _task(model: BaseModel) -> str:
-    metainfo = getattr(model, '_metainfo', None)
-    if metainfo is not None and metainfo.results:
-        return metainfo.results[0].task
-    scope = model._config.get('default_scope', 'mmpretrain')
-    return {'mmpretrain': 'Image Classification'}.get(scope, scope)
+def _predict_dense(model: BaseModel, scope: str, inputs: Any,
+                   show_dir: Optional[str]) -> Any:
+    """mmdet's or mmseg's single-image inference, drawn into ``show_dir``
+    with the toolbox's visualizer when it is given."""
+    with DefaultScope.overwrite_default_scope(scope):
+        if scope == 'mmdet':
+            from mmdet.apis import inference_detector
+            from mmdet.visualization import DetLocalVisualizer as Visualizer
+            result = inference_detector(model, inputs)
+        else:
+            from mmseg.apis import inference_model as inference_segmentor
+            from mmseg.visualization import SegLocalVisualizer as Visualizer
+            result = inference_segmentor(model, inputs)
+    if show_dir is not None:
+        if isinstance(inputs, str):
+            image = mmcv.imread(inputs, channel_order='rgb')
+            name = osp.basename(inputs)
+        else:  # a BGR array, as OpenCV reads it
+            image, name = mmcv.bgr2rgb(inputs), 'image.png'
+        os.makedirs(show_dir, exist_ok=True)
+        visualizer = Visualizer(name=f'mmhornet-{scope}-{id(result)}')
+        visualizer.dataset_meta = model.dataset_meta
+        visualizer.add_datasample(
+            name,
+            image,
+            result,
+            draw_gt=False,
+            show=False,
+            out_file=osp.join(show_dir, name))
+    return result
 
 
 def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
@@ -176,13 +219,16 @@ def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
             model name or a config (then built with its published weights,
             or ``pretrained=...`` from ``kwargs``).
         inputs: The input, e.g. ``'demo/bird.JPEG'`` or a numpy image.
-        **kwargs: ``pretrained`` and ``device`` when building; the rest go
-            to the task's inferencer call.
+        **kwargs: ``pretrained`` and ``device`` when building; ``show_dir``
+            saves a visualisation there; the rest go to mmpretrain's
+            inferencer call (classification).
 
     Returns:
-        The prediction of the toolbox's inferencer; for classification a
-        dict with ``pred_label``, ``pred_score``, ``pred_class`` and
-        ``pred_scores``.
+        The toolbox's prediction: for classification a dict with
+        ``pred_label``, ``pred_score``, ``pred_class`` and ``pred_scores``;
+        for detection mmdet's ``DetDataSample`` (``pred_instances`` with
+        ``bboxes``, ``scores``, ``labels`` and ``masks``); for segmentation
+        mmseg's ``SegDataSample`` (``pred_sem_seg``).
     """
     is_local_path = isinstance(inputs, str) and '://' not in inputs
     if is_local_path and not osp.isfile(inputs):
@@ -193,10 +239,18 @@ def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
             model,
             pretrained=kwargs.pop('pretrained', True),
             device=kwargs.pop('device', None))
-    task = _task(model)
-    if task == 'Image Classification':
+    config = getattr(model, 'cfg', None)
+    if config is None:
+        raise ValueError('inference_model needs a model from get_model (or '
+                         'one with its config as `model.cfg`).')
+    scope = config.get('default_scope', 'mmpretrain')
+    if scope == 'mmpretrain':
         from mmpretrain.apis import ImageClassificationInferencer
-        inferencer = ImageClassificationInferencer(model)
-    else:
-        raise NotImplementedError(f'No inferencer for the task {task!r} yet')
-    return inferencer(inputs, **kwargs)[0]
+        return ImageClassificationInferencer(model)(inputs, **kwargs)[0]
+    if scope in ('mmdet', 'mmseg'):
+        show_dir = kwargs.pop('show_dir', None)
+        if kwargs:
+            raise TypeError(f'Unexpected arguments for {scope}: '
+                            f'{sorted(kwargs)}')
+        return _predict_dense(model, scope, inputs, show_dir)
+    raise NotImplementedError(f'No inference for models of {scope!r}')

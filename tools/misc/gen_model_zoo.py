@@ -9,6 +9,7 @@ Example:
     python tools/misc/gen_model_zoo.py [--check]
 """
 import argparse
+import glob
 import os.path as osp
 import re
 import sys
@@ -17,29 +18,42 @@ from typing import List
 from modelindex.load_model_index import load as load_model_index
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-READMES = ['README.md', 'configs/hornet/README.md']
+READMES = ['README.md'] + sorted(
+    osp.relpath(p, REPO_ROOT)
+    for p in glob.glob(osp.join(REPO_ROOT, 'configs', '*', 'README.md')))
 BLOCK = re.compile(r'(<!-- model-zoo:(\S+) -->\n)(.*?)(<!-- /model-zoo -->)',
                    re.S)
 
 
 def model_zoo_table(collection: str) -> str:
-    """A markdown table of the models of ``collection``."""
+    """A markdown table of the models of ``collection``: parameters, FLOPs
+    and every metric of their results (e.g. top-1, box AP, mIoU)."""
     index = load_model_index(osp.join(REPO_ROOT, 'model-index.yml'))
     index.build_models_with_collections()
+    models = [m for m in index.models if m.in_collection == collection]
+    metric_names: List[str] = []
+    for model in models:
+        for result in model.results:
+            metric_names += [
+                n for n in result.metrics if n not in metric_names
+            ]
     lines = [
-        '| Model | Params (M) | FLOPs (G) | Top-1 (%) | Top-5 (%) | Config '
-        '| Download |', '| --- | --- | --- | --- | --- | --- | --- |'
+        '| Model | Params (M) | FLOPs (G) | ' +
+        ''.join(f'{name} | ' for name in metric_names) + 'Config | Download |',
+        '| --- ' * (5 + len(metric_names)) + '|'
     ]
-    for model in index.models:
-        if model.in_collection != collection:
-            continue
-        metrics = model.results[0].metrics
-        lines.append(
-            f'| {model.name} | {model.metadata.parameters / 1e6:.2f} '
-            f'| {model.metadata.flops / 1e9:.2f} '
-            f"| {metrics['Top 1 Accuracy']:.2f} "
-            f"| {metrics['Top 5 Accuracy']:.2f} "
-            f'| [config](/{model.config}) | [model]({model.weights}) |')
+    for model in models:
+        metrics = {}
+        for result in model.results:
+            metrics.update(result.metrics)
+        values = ''.join(
+            f'{metrics[name]:.2f} | ' if name in metrics else '- | '
+            for name in metric_names)
+        download = f'[model]({model.weights})' if model.weights else '-'
+        lines.append(f'| {model.name} '
+                     f'| {model.metadata.parameters / 1e6:.2f} '
+                     f'| {model.metadata.flops / 1e9:.2f} | {values}'
+                     f'[config](/{model.config}) | {download} |')
     return '\n'.join(lines) + '\n'
 
 
