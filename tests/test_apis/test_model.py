@@ -52,10 +52,16 @@ def mmpretrain_checkpoint(tmp_path_factory):
 
 
 def test_list_models():
-    assert list_models() == PUBLISHED
+    assert list_models('hornet-') == PUBLISHED
     assert list_models('*tiny') == PUBLISHED[4:]
     assert list_models(task='Image Classification') == PUBLISHED
-    assert list_models(task='Object Detection') == []
+    detectors = [
+        f'cascade-mask-rcnn_hornet-{size}_3rdparty_fpn_3x_coco'
+        for size in ('b-gf', 'b', 'l-gf', 'l', 's-gf', 's', 't-gf', 't')
+    ]
+    assert list_models(task='Object Detection') == detectors
+    assert list_models(task='Instance Segmentation') == detectors
+    assert set(PUBLISHED + detectors) < set(list_models())
     assert mmhornet.list_models is list_models
 
 

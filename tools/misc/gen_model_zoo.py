@@ -33,7 +33,7 @@ def model_zoo_table(collection: str) -> str:
     models = [m for m in index.models if m.in_collection == collection]
     metric_names: List[str] = []
     for model in models:
-        for result in model.results:
+        for result in model.results or []:
             metric_names += [
                 n for n in result.metrics if n not in metric_names
             ]
@@ -44,7 +44,7 @@ def model_zoo_table(collection: str) -> str:
     ]
     for model in models:
         metrics = {}
-        for result in model.results:
+        for result in model.results or []:
             metrics.update(result.metrics)
         values = ''.join(
             f'{metrics[name]:.2f} | ' if name in metrics else '- | '
