@@ -103,3 +103,22 @@ def test_train_then_test_with_coco_metrics(name, tiny_coco, tmp_path):
     ann_file = osp.join(tiny_coco, 'annotations/val.json')
     assert metrics == coco_stats(predictions, ann_file)
     assert len(list(show_dir.glob('*.jpg'))) == 4  # boxes and masks drawn
+
+
+def test_dist_train_with_syncbn_heads_on_cpu(tiny_coco, tmp_path):
+    """Cascade Mask R-CNN (SyncBN in its bbox heads) trains in two gloo
+    processes: SyncBN becomes BN and each process sees half the data."""
+    from ..test_tools.test_dist import run_dist
+    config = tiny_config(CONFIGS['cascade-mask-rcnn-gf'], tiny_coco,
+                         str(tmp_path))
+    work_dir = tmp_path / 'work'
+    result = run_dist(
+        'dist_train.sh',
+        [config, '2', '--work-dir', str(work_dir)])
+    log = result.stdout + result.stderr
+    assert 'SyncBN needs GPUs: using BN instead' in log
+    assert 'Epoch(train) [1][2/2]' in log  # 8 images, 2 per batch, 2 procs
+    checkpoint = load_checkpoint_file(str(work_dir / 'epoch_1.pth'))
+    assert checkpoint['meta']['iter'] == 2
+    assert 'roi_head.bbox_head.0.shared_convs.0.bn.running_mean' in (
+        checkpoint['state_dict'])
