@@ -21,7 +21,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 READMES = ['README.md'] + sorted(
     osp.relpath(p, REPO_ROOT)
     for p in glob.glob(osp.join(REPO_ROOT, 'configs', '*', 'README.md')))
-BLOCK = re.compile(r'(<!-- model-zoo:(\S+) -->\n)(.*?)(<!-- /model-zoo -->)',
+BLOCK = re.compile(r'(<!-- model-zoo:(.+?) -->\n)(.*?)(<!-- /model-zoo -->)',
                    re.S)
 
 
@@ -50,9 +50,13 @@ def model_zoo_table(collection: str) -> str:
             f'{metrics[name]:.2f} | ' if name in metrics else '- | '
             for name in metric_names)
         download = f'[model]({model.weights})' if model.weights else '-'
-        lines.append(f'| {model.name} '
-                     f'| {model.metadata.parameters / 1e6:.2f} '
-                     f'| {model.metadata.flops / 1e9:.2f} | {values}'
+        size = [
+            '-' if value is None else
+            f'{value / 1e6:.2f}' if unit == 'M' else f'{value / 1e9:.2f}'
+            for value, unit in ((model.metadata.parameters, 'M'),
+                                (model.metadata.flops, 'G'))
+        ]
+        lines.append(f'| {model.name} | {size[0]} | {size[1]} | {values}'
                      f'[config](/{model.config}) | {download} |')
     return '\n'.join(lines) + '\n'
 
