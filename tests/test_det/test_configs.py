@@ -185,3 +185,31 @@ def test_official_checkpoint_converts_loads_and_infers(tiny_coco, tmp_path):
     array = np.asarray(Image.open(image))[..., ::-1].copy()
     again = inference_model(net, array)
     assert torch.allclose(again.pred_instances.bboxes, instances.bboxes)
+
+
+def test_image_demo_draws_detections(tiny_coco, tmp_path):
+    config = tiny_config('configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',
+                         tiny_coco, str(tmp_path))
+    torch.manual_seed(0)
+    model = build(Config.fromfile(config))
+    model.init_weights()
+    checkpoint = tmp_path / 'model.pth'
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=CLASSES))), checkpoint)
+    image = osp.join(tiny_coco, 'val', 'val_2.jpg')
+    result = run_tool([
+        'demo/image_demo.py', image, config, '--checkpoint',
+        str(checkpoint), '--show-dir',
+        str(tmp_path / 'vis')
+    ])
+    # one entry per instance: a box, a class of the dataset and a score
+    entries = re.findall(
+        r"'bbox': \[([\d., ]+)\],\s+'label': '(\w+)',\s+'score': ([\d.]+)",
+        result.stdout)
+    assert entries, result.stdout
+    for box, label, score in entries:
+        assert len(box.split(',')) == 4
+        assert label in CLASSES and 0 <= float(score) <= 1
+    assert (tmp_path / 'vis' / 'val_2.jpg').is_file()
