@@ -1,6 +1,7 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from .gnconv import gnConv
@@ -52,7 +53,19 @@ class HorNetBlock(nn.Module):
             drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(self.gamma1(self.gnconv(self.norm1(x))))
-        y = self.norm2(x.permute(0, 2, 3, 1))
-        y = self.gamma2(self.pwconv2(self.act(self.pwconv1(y))))
+        # The layer scales are folded into the last weights of each branch
+        # (gnConv's proj_out, pwconv2): the same products as scaling the
+        # branch outputs, without a pass over them.
+        if isinstance(self.gamma1, LayerScale):
+            gnconv = self.gnconv(self.norm1(x), out_scale=self.gamma1.weight)
+        else:
+            gnconv = self.gnconv(self.norm1(x))
+        x = x + self.drop_path(gnconv)
+        y = self.act(self.pwconv1(self.norm2(x.permute(0, 2, 3, 1))))
+        if isinstance(self.gamma2, LayerScale):
+            scale = self.gamma2.weight
+            y = F.linear(y, self.pwconv2.weight * scale[:, None],
+                         self.pwconv2.bias * scale)
+        else:
+            y = self.pwconv2(y)
         return x + self.drop_path(y.permute(0, 3, 1, 2))

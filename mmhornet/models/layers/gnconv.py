@@ -82,7 +82,9 @@ class GlobalLocalFilter(nn.Module):
         self.pre_norm = LayerNorm2d(channels)
         self.post_norm = LayerNorm2d(channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Filter ``x``; ``scale`` multiplies the output (folded into the
+        output norm's affine parameters)."""
         x = self.pre_norm(x)
         local, spatial = torch.chunk(x, 2, dim=1)
         local = self.dw(local)
@@ -91,7 +93,7 @@ class GlobalLocalFilter(nn.Module):
         spatial = spectral_filter(spatial, self.complex_weight)
         x = torch.stack([local, spatial],
                         dim=2).reshape(batch, 2 * channels, height, width)
-        return self.post_norm(x)
+        return self.post_norm(x, scale)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # A filter trained at another resolution (e.g. 224-px weights in a
@@ -111,6 +113,37 @@ class GlobalLocalFilter(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
+class DepthwiseConv2d(nn.Conv2d):
+    """Depth-wise k x k convolution (``padding=(k - 1) // 2``) whose
+    forward takes an output ``scale``, folded into the weight and bias: the
+    same arithmetic as scaling the output, without a pass over it.
+
+    Args:
+        channels (int): Input and output channels.
+        kernel_size (int): Defaults to 7.
+        bias (bool): Defaults to True.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 kernel_size: int = 7,
+                 bias: bool = True) -> None:
+        super().__init__(
+            channels,
+            channels,
+            kernel_size,
+            padding=(kernel_size - 1) // 2,
+            groups=channels,
+            bias=bias)
+
+    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        if scale == 1.0:
+            return super().forward(x)
+        bias = None if self.bias is None else self.bias * scale
+        return F.conv2d(x, self.weight * scale, bias, self.stride,
+                        self.padding, self.dilation, self.groups)
+
+
 def build_spatial_mixer(dw_cfg: dict, channels: int) -> nn.Module:
     """Build gnConv's spatial mixer from ``dict(type='DW', kernel_size=7)``
     (depth-wise k x k convolution with bias) or ``dict(type='GF', h=14,
@@ -118,15 +151,10 @@ def build_spatial_mixer(dw_cfg: dict, channels: int) -> nn.Module:
     cfg = dict(dw_cfg)
     mixer_type = cfg.pop('type', None)
     if mixer_type == 'DW':
-        kernel_size = cfg.pop('kernel_size', 7)
-        bias = cfg.pop('bias', True)
-        module = nn.Conv2d(
+        module = DepthwiseConv2d(
             channels,
-            channels,
-            kernel_size,
-            padding=(kernel_size - 1) // 2,
-            groups=channels,
-            bias=bias)
+            kernel_size=cfg.pop('kernel_size', 7),
+            bias=cfg.pop('bias', True))
     elif mixer_type == 'GF':
         module = GlobalLocalFilter(
             channels, h=cfg.pop('h', 14), w=cfg.pop('w', 8))
@@ -190,12 +218,24 @@ class gnConv(nn.Module):
             for i in range(order - 1))
         self.proj_out = nn.Conv2d(dim, out_channels, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,
+                out_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Apply gnConv to ``x`` (N, C, H, W).
+
+        ``s`` and the optional per-channel ``out_scale`` (a block's layer
+        scale) are folded into the weights of the mixer and of
+        ``proj_out``: the same products as scaling their outputs, without
+        two more passes over the activations.
+        """
         x = self.proj_in(x)
         gate, features = torch.split(x, (self.dims[0], sum(self.dims)), dim=1)
         gates = torch.split(
-            self.dwconv(features) * self.scale, self.dims, dim=1)
+            self.dwconv(features, self.scale), self.dims, dim=1)
         x = gate * gates[0]
         for proj, gate in zip(self.projs, gates[1:]):
             x = proj(x) * gate
-        return self.proj_out(x)
+        if out_scale is None:
+            return self.proj_out(x)
+        return F.conv2d(x, self.proj_out.weight * out_scale.view(-1, 1, 1, 1),
+                        self.proj_out.bias * out_scale)
