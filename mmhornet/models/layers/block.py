@@ -8,6 +8,39 @@ from .gnconv import gnConv
 from .norm import LayerNorm2d, LayerScale
 
 
+def _fused_linear_gelu_available() -> bool:
+    return hasattr(torch.ops.mkldnn, '_linear_pointwise') and (
+        torch.backends.mkldnn.is_available())
+
+
+_FUSED_LINEAR_GELU = _fused_linear_gelu_available()
+
+
+def linear_gelu(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """``GELU(linear(x))`` (exact, erf-based GELU).
+
+    Without autograd on a CPU, oneDNN computes it as one matrix product with
+    the bias and the GELU applied to each output tile while it is in cache
+    (the kernel ``torch.compile`` uses for the same pattern), instead of a
+    product, a bias pass and a GELU pass over the (N, H, W, 4C) hidden
+    tensor. Under autocast it runs in the autocast dtype, as ``F.linear``
+    would. Otherwise, and wherever that kernel is missing, it is
+    ``F.gelu(F.linear(...))``.
+    """
+    if (_FUSED_LINEAR_GELU and not torch.is_grad_enabled()
+            and x.device.type == 'cpu'):
+        weight, bias = linear.weight, linear.bias
+        if torch.is_autocast_enabled('cpu'):
+            dtype = torch.get_autocast_dtype('cpu')
+            x, weight = x.to(dtype), weight.to(dtype)
+            bias = None if bias is None else bias.to(dtype)
+        if x.dtype in (torch.float32, torch.bfloat16) and (
+                weight.dtype == x.dtype):
+            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'gelu',
+                                                      [], 'none')
+    return F.gelu(linear(x))
+
+
 class HorNetBlock(nn.Module):
     """HorNet block: a gnConv token mixer and an MLP, each in a pre-norm
     residual branch with layer scale and stochastic depth.
@@ -41,7 +74,6 @@ class HorNetBlock(nn.Module):
         self.gnconv = gnConv(dim, order=order, dw_cfg=dw_cfg, scale=scale)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, int(mlp_ratio * dim))
-        self.act = nn.GELU()
         self.pwconv2 = nn.Linear(int(mlp_ratio * dim), dim)
         if use_layer_scale:
             self.gamma1 = LayerScale(dim, layer_scale_init_value,
@@ -53,19 +85,25 @@ class HorNetBlock(nn.Module):
             drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The layer scales are folded into the last weights of each branch
-        # (gnConv's proj_out, pwconv2): the same products as scaling the
-        # branch outputs, without a pass over them.
-        if isinstance(self.gamma1, LayerScale):
-            gnconv = self.gnconv(self.norm1(x), out_scale=self.gamma1.weight)
+        # In full precision the layer scales are folded into the last
+        # weights of each branch (gnConv's proj_out, pwconv2): the same
+        # products as scaling the branch outputs, without a pass over them.
+        # Under autocast the folded weights would be rounded to the low
+        # precision (measured: about twice the bfloat16 error of the
+        # reference), so there the scales multiply the outputs, as in the
+        # reference.
+        fold = isinstance(self.gamma1, LayerScale) and (
+            not torch.is_autocast_enabled(x.device.type))
+        if fold:
+            branch = self.gnconv(self.norm1(x), out_scale=self.gamma1.weight)
         else:
-            gnconv = self.gnconv(self.norm1(x))
-        x = x + self.drop_path(gnconv)
-        y = self.act(self.pwconv1(self.norm2(x.permute(0, 2, 3, 1))))
-        if isinstance(self.gamma2, LayerScale):
+            branch = self.gamma1(self.gnconv(self.norm1(x)))
+        x = x + self.drop_path(branch)
+        y = linear_gelu(self.norm2(x.permute(0, 2, 3, 1)), self.pwconv1)
+        if fold:
             scale = self.gamma2.weight
             y = F.linear(y, self.pwconv2.weight * scale[:, None],
                          self.pwconv2.bias * scale)
         else:
-            y = self.pwconv2(y)
+            y = self.gamma2(self.pwconv2(y))
         return x + self.drop_path(y.permute(0, 3, 1, 2))
