@@ -254,3 +254,33 @@ def test_horfpn_heads():
             assert isinstance(gn.dwconv, torch.nn.Conv2d)
             assert gn.dwconv.kernel_size == (7, 7)
             assert gn.dwconv.groups == gn.dwconv.in_channels == 768
+
+
+def test_imagenet_weights_load_into_the_backbone(tmp_path):
+    """The configs' `Pretrained` init with prefix 'backbone.': an ImageNet
+    HorNet-T (GF) classifier checkpoint (mmpretrain's keys, 14x8 / 7x4
+    filters) fills the backbone; the filters are resized to 24x13 / 12x7."""
+    from mmhornet.models import HorNet
+    from mmhornet.models.layers.gnconv import resize_complex_weight
+    torch.manual_seed(0)
+    imagenet = HorNet(arch='tiny-gf')
+    state = {f'backbone.{k}': v for k, v in imagenet.state_dict().items()}
+    state['head.fc.weight'] = torch.randn(1000, 512)
+    checkpoint = str(tmp_path / 'hornet-tiny-gf_in1k.pth')
+    torch.save(dict(state_dict=state, meta=dict()), checkpoint)
+
+    cfg = load(
+        osp.join(CONFIG_DIR,
+                 'upernet_hornet-t-gf_8xb2-160k_ade20k-512x512.py'))
+    cfg.model.backbone.init_cfg.checkpoint = checkpoint
+    model = build(cfg)
+    model.init_weights()
+    ours = model.backbone.state_dict()
+    for key, value in imagenet.state_dict().items():
+        if key.endswith('complex_weight'):
+            assert value.shape[1:3] in ((14, 8), (7, 4))
+            size = (24, 13) if value.shape[1] == 14 else (12, 7)
+            assert torch.allclose(ours[key],
+                                  resize_complex_weight(value, *size))
+        else:
+            assert torch.equal(ours[key], value), key
