@@ -64,8 +64,11 @@ def run_tool(args: List[str],
              env: Optional[dict] = None) -> subprocess.CompletedProcess:
     """Run a tools/ script (or any python module call) in a subprocess,
     with ``env`` added to the environment."""
-    env = dict(
-        os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2', **(env or {}))
+    env = {
+        **os.environ, 'PYTHONUNBUFFERED': '1',
+        'OMP_NUM_THREADS': '2',
+        **(env or {})
+    }
     result = subprocess.run([sys.executable, *args],
                             cwd=cwd,
                             env=env,

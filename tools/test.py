@@ -5,6 +5,7 @@ The checkpoint may be a local path or an ``http(s)://`` URL (downloaded to
 the torch hub cache and loaded with ``weights_only=True``).
 """
 import argparse
+import numbers
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
@@ -61,10 +62,18 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
     elif hook_type == 'DetVisualizationHook':  # mmdet
         hook.update(draw=True, test_out_dir=show_dir)
     elif hook_type == 'SegVisualizationHook':  # mmseg
-        hook.update(draw=True)
+        hook.update(draw=True, interval=1)
         cfg.visualizer['save_dir'] = show_dir
     else:
         raise ValueError(f'--show-dir does not know the hook {hook_type}')
+
+
+def format_metric(value) -> str:
+    """Four decimals for real numbers (Python or numpy), else as is."""
+    if isinstance(value,
+                  numbers.Real) and not isinstance(value, numbers.Integral):
+        return f'{value:.4f}'
+    return str(value)
 
 
 def enable_tta(cfg: Config) -> None:
@@ -109,8 +118,8 @@ def main() -> None:
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
     if is_main_process():
-        print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
-                       for k, v in metrics.items()))
+        print(' '.join(f'{key}: {format_metric(value)}'
+                       for key, value in metrics.items()))
     teardown_launcher()
 
 

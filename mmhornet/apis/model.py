@@ -166,6 +166,8 @@ def get_model(model: Union[str, Config],
         dataset_meta = meta.get('dataset_meta') or {}
         if not dataset_meta and meta.get('CLASSES'):  # mmcv 1.x checkpoint
             dataset_meta = dict(classes=list(meta['CLASSES']))
+            if meta.get('PALETTE') is not None:
+                dataset_meta['palette'] = [list(c) for c in meta['PALETTE']]
     if not dataset_meta and config.get('test_dataloader'):
         with DefaultScope.overwrite_default_scope(scope):
             dataset_class = registry.DATASETS.get(

@@ -3,14 +3,13 @@
 import os
 import os.path as osp
 import subprocess
-import sys
 from typing import List
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, run_tool
 
 SEG_CONFIG = osp.join(REPO_ROOT, 'tests', 'data',
                       'upernet_hornet-nano_tiny-ade.py')
@@ -67,26 +66,11 @@ def tiny_ade(tmp_path_factory) -> str:
 
 
 def run_seg_tool(args: List[str]) -> subprocess.CompletedProcess:
-    """Run a tools/ script in a subprocess with one OpenMP thread, and fail
-    with its output if it fails.
-
-    Unlike ``tests.conftest.run_tool`` (two threads): these models are too
-    small to gain from a second thread, and on a shared 2-core machine a
-    busy neighbour process makes two-thread OpenMP runs stall (measured:
-    the tiny training takes 13 s with one thread, 37 s with two).
-    """
-    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='1')
-    result = subprocess.run([sys.executable, *args],
-                            cwd=REPO_ROOT,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=600)
-    if result.returncode != 0:
-        raise AssertionError(f'{args} failed ({result.returncode}):\n'
-                             f'{result.stdout[-4000:]}\n'
-                             f'{result.stderr[-4000:]}')
-    return result
+    """``run_tool`` with one OpenMP thread: these models are too small to
+    gain from a second thread, and on a shared 2-core machine a busy
+    neighbour process makes two-thread OpenMP runs stall (measured: the
+    tiny training takes 13 s with one thread, 37 s with two)."""
+    return run_tool(args, env={'OMP_NUM_THREADS': '1'})
 
 
 def seg_data_options(root: str) -> List[str]:

@@ -9,8 +9,9 @@ from .norm import LayerNorm2d, LayerScale
 
 
 def _fused_linear_gelu_available() -> bool:
-    return hasattr(torch.ops.mkldnn, '_linear_pointwise') and (
-        torch.backends.mkldnn.is_available())
+    return hasattr(
+        torch.ops.mkldnn,
+        '_linear_pointwise') and (torch.backends.mkldnn.is_available())
 
 
 _FUSED_LINEAR_GELU = _fused_linear_gelu_available()
@@ -34,8 +35,8 @@ def linear_gelu(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
             dtype = torch.get_autocast_dtype('cpu')
             x, weight = x.to(dtype), weight.to(dtype)
             bias = None if bias is None else bias.to(dtype)
-        if x.dtype in (torch.float32, torch.bfloat16) and (
-                weight.dtype == x.dtype):
+        if x.dtype in (torch.float32, torch.bfloat16) and (weight.dtype
+                                                           == x.dtype):
             return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'gelu',
                                                       [], 'none')
     return F.gelu(linear(x))
@@ -92,8 +93,9 @@ class HorNetBlock(nn.Module):
         # precision (measured: about twice the bfloat16 error of the
         # reference), so there the scales multiply the outputs, as in the
         # reference.
-        fold = isinstance(self.gamma1, LayerScale) and (
-            not torch.is_autocast_enabled(x.device.type))
+        fold = isinstance(
+            self.gamma1,
+            LayerScale) and (not torch.is_autocast_enabled(x.device.type))
         if fold:
             branch = self.gnconv(self.norm1(x), out_scale=self.gamma1.weight)
         else:
