@@ -54,7 +54,7 @@ def summarize(result: Any, classes: Sequence[str]) -> Any:
         result.pred_sem_seg.data.cpu().numpy(), return_counts=True)
     return {
         (classes[int(label)] if classes else int(label)):
-        round(float(count) / counts.sum(), 4)
+        round(float(count) / float(counts.sum()), 4)
         for label, count in zip(labels, counts)
     }
 

@@ -220,3 +220,22 @@ def test_get_model_and_inference_with_official_weights(official_checkpoint,
                        result.seg_logits.data.argmax(0))
     painted = show_dir / 'ADE_validation_00000000.jpg'
     assert Image.open(painted).size == (WIDTH, HEIGHT)
+
+
+def test_image_demo_paints_the_segmentation(seg_trained_run, tiny_ade,
+                                            tmp_path):
+    image = osp.join(tiny_ade, 'images', 'validation',
+                     'ADE_validation_00000001.jpg')
+    checkpoint = osp.join(seg_trained_run, f'iter_{TRAIN_ITERS}.pth')
+    result = run_seg_tool([
+        'demo/image_demo.py', image, SEG_CONFIG, '--checkpoint', checkpoint,
+        '--show-dir',
+        str(tmp_path)
+    ])
+    # the share of the image of each predicted class, summing to 1
+    shares = re.findall(r"'(\w[\w ,-]*)': ([\d.]+)", result.stdout)
+    assert shares, result.stdout
+    assert sum(float(share) for _, share in shares) == pytest.approx(
+        1, abs=1e-3)
+    painted = np.asarray(Image.open(tmp_path / 'ADE_validation_00000001.jpg'))
+    assert painted.shape == (HEIGHT, WIDTH, 3)
