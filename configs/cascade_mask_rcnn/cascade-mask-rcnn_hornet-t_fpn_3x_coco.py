@@ -3,7 +3,7 @@
 # crop, AdamW with HorNet layer-wise lr decay, 36 epochs, 8 GPUs x 2 images).
 _base_ = [
     'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
+    '../_base_/datasets/coco_instance_detr-aug.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py'
 ]
@@ -55,43 +55,6 @@ model = dict(
                 target_means=[0., 0., 0., 0.],
                 target_stds=[0.033, 0.033, 0.067, 0.067]))
     ]))
-
-# the augmentation of DETR / Sparse R-CNN: one of two policies per image
-multi_scales = [(480, 1333), (512, 1333), (544, 1333), (576, 1333),
-                (608, 1333), (640, 1333), (672, 1333), (704, 1333),
-                (736, 1333), (768, 1333), (800, 1333)]
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomChoice',
-        transforms=[
-            [
-                dict(
-                    type='RandomChoiceResize',
-                    scales=multi_scales,
-                    keep_ratio=True)
-            ],
-            [
-                dict(
-                    type='RandomChoiceResize',
-                    scales=[(400, 1333), (500, 1333), (600, 1333)],
-                    keep_ratio=True),
-                dict(
-                    type='RandomCrop',
-                    crop_type='absolute_range',
-                    crop_size=(384, 600),
-                    allow_negative_crop=True),
-                dict(
-                    type='RandomChoiceResize',
-                    scales=multi_scales,
-                    keep_ratio=True)
-            ],
-        ]),
-    dict(type='PackDetInputs')
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 max_epochs = 36
 train_cfg = dict(max_epochs=max_epochs)
