@@ -219,7 +219,11 @@ class HorNet(BaseModule):
         return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        # Channels-last memory makes every 1x1 convolution of gnConv a
+        # plain matrix product and lets the MLP and the norms work on
+        # contiguous (N, H, W, C) views; results are layout-independent.
         outs = []
+        x = x.contiguous(memory_format=torch.channels_last)
         for i in range(self.num_stages):
             x = self.downsample_layers[i](x)
             stage = self.stages[i]
@@ -234,7 +238,7 @@ class HorNet(BaseModule):
                     gap = x.mean([-2, -1], keepdim=True)
                     outs.append(norm(gap).flatten(1))
                 else:
-                    outs.append(norm(x))
+                    outs.append(norm(x).contiguous())
         return tuple(outs)
 
     def get_layer_depth(self,

@@ -1,4 +1,6 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -86,26 +88,43 @@ class HorNetBlock(nn.Module):
             drop_path_rate) if drop_path_rate > 0. else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block to ``x`` (N, C, H, W); channels-last memory
+        (as :class:`HorNet` passes it) runs fastest."""
         # In full precision the layer scales are folded into the last
         # weights of each branch (gnConv's proj_out, pwconv2): the same
         # products as scaling the branch outputs, without a pass over them.
         # Under autocast the folded weights would be rounded to the low
         # precision (measured: about twice the bfloat16 error of the
-        # reference), so there the scales multiply the outputs, as in the
-        # reference.
-        fold = isinstance(
-            self.gamma1,
-            LayerScale) and (not torch.is_autocast_enabled(x.device.type))
+        # reference), so there the scales multiply the branch outputs in
+        # full precision, fused with the residual sum.
+        scaled = isinstance(self.gamma1, LayerScale)
+        fold = scaled and not torch.is_autocast_enabled(x.device.type)
         if fold:
             branch = self.gnconv(self.norm1(x), out_scale=self.gamma1.weight)
+            x = self._add_branch(x, branch)
         else:
-            branch = self.gamma1(self.gnconv(self.norm1(x)))
-        x = x + self.drop_path(branch)
+            gamma = self.gamma1.weight.view(-1, 1, 1) if scaled else None
+            x = self._add_branch(x, self.gnconv(self.norm1(x)), gamma)
+
         y = linear_gelu(self.norm2(x.permute(0, 2, 3, 1)), self.pwconv1)
         if fold:
-            scale = self.gamma2.weight
-            y = F.linear(y, self.pwconv2.weight * scale[:, None],
-                         self.pwconv2.bias * scale)
-        else:
-            y = self.gamma2(self.pwconv2(y))
-        return x + self.drop_path(y.permute(0, 3, 1, 2))
+            gamma = self.gamma2.weight
+            y = F.linear(y, self.pwconv2.weight * gamma[:, None],
+                         self.pwconv2.bias * gamma)
+            return self._add_branch(x, y.permute(0, 3, 1, 2))
+        gamma = self.gamma2.weight.view(-1, 1, 1) if scaled else None
+        return self._add_branch(x, self.pwconv2(y).permute(0, 3, 1, 2), gamma)
+
+    def _add_branch(self,
+                    x: torch.Tensor,
+                    branch: torch.Tensor,
+                    scale: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``x + drop_path(scale * branch)``, as one ``addcmul`` pass
+        whenever stochastic depth is inactive."""
+        if self.training and isinstance(self.drop_path, DropPath):
+            if scale is not None:
+                branch = branch * scale
+            return x + self.drop_path(branch)
+        if scale is None:
+            return x + branch
+        return torch.addcmul(x, branch, scale)

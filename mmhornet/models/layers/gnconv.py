@@ -223,13 +223,22 @@ class gnConv(nn.Module):
                 out_scale: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Apply gnConv to ``x`` (N, C, H, W).
 
-        ``s`` and the optional per-channel ``out_scale`` (a block's layer
-        scale) are folded into the weights of the mixer and of
-        ``proj_out``: the same products as scaling their outputs, without
-        two more passes over the activations.
+        ``proj_in`` runs as two convolutions, for the gate ``p0`` and for
+        the features ``q``, so that each is a dense tensor in ``x``'s
+        memory format (slicing one channels-last output would make the
+        mixer copy its input). ``s`` and the optional per-channel
+        ``out_scale`` (a block's layer scale) are folded into the weights of
+        the mixer and of ``proj_out``: the same products as scaling their
+        outputs, without two more passes over the activations.
         """
-        x = self.proj_in(x)
-        gate, features = torch.split(x, (self.dims[0], sum(self.dims)), dim=1)
+        if torch.is_autocast_enabled(x.device.type):
+            # Cast once for both halves of proj_in (autocast would cast the
+            # input for each convolution).
+            x = x.to(torch.get_autocast_dtype(x.device.type))
+        weight, bias = self.proj_in.weight, self.proj_in.bias
+        split = self.dims[0]
+        gate = F.conv2d(x, weight[:split], bias[:split])
+        features = F.conv2d(x, weight[split:], bias[split:])
         gates = torch.split(
             self.dwconv(features, self.scale), self.dims, dim=1)
         x = gate * gates[0]

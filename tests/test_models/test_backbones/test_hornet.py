@@ -48,7 +48,8 @@ def paired_models(arch, **kwargs):
     ('tiny-gf', (192, 288)),
 ])
 def test_outputs_match_mmpretrain(arch, size):
-    ref, ours = paired_models(arch, out_indices=(0, 1, 2, 3))
+    ref, ours = paired_models(
+        arch, out_indices=(0, 1, 2, 3), drop_path_rate=0.2)
     x = torch.randn(1, 3, *size)
     with torch.no_grad():
         expected, actual = ref(x), ours(x)
@@ -209,6 +210,54 @@ def test_frozen_stages(frozen_stages):
             assert module.training, name
 
 
+@pytest.mark.parametrize('arch,size,use_layer_scale', [
+    ('tiny', (64, 96), True),
+    ('tiny-gf', (96, 64), True),
+    (NANO, (64, 64), False),
+])
+def test_training_outputs_and_gradients_match_mmpretrain(
+        arch, size, use_layer_scale):
+    """Training mode, stochastic depth included (both draw the same masks
+    from the same seed): outputs and every parameter's gradient agree."""
+    ref, ours = paired_models(
+        arch,
+        out_indices=(1, 3),
+        drop_path_rate=0.3,
+        use_layer_scale=use_layer_scale)
+    x = torch.randn(2, 3, *size)
+    projections = None
+    results = []
+    for model in (ref, ours):
+        model.train()
+        torch.manual_seed(7)
+        outs = model(x)
+        if projections is None:
+            projections = [torch.randn_like(o) for o in outs]
+        sum((o * p).sum() for o, p in zip(outs, projections)).backward()
+        grads = {n: p.grad for n, p in model.named_parameters()}
+        results.append(([o.detach() for o in outs], grads))
+    (ref_outs, ref_grads), (our_outs, our_grads) = results
+    for a, e in zip(our_outs, ref_outs):
+        assert relative_error(a, e) < 1e-5
+    assert our_grads.keys() == ref_grads.keys()
+    for name, grad in ref_grads.items():
+        assert relative_error(our_grads[name], grad) < 1e-4, name
+
+
+def test_channels_last_input_and_contiguous_dense_outputs():
+    torch.manual_seed(0)
+    model = HorNet(
+        arch=NANO, out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        outs = model(x)
+        outs_cl = model(x.contiguous(memory_format=torch.channels_last))
+    for a, b in zip(outs, outs_cl):
+        assert a.is_contiguous() and b.is_contiguous()
+        assert relative_error(b, a) < 1e-6
+
+
 def test_with_cp_same_outputs_and_gradients():
     torch.manual_seed(0)
     plain = HorNet(arch=NANO, out_indices=(1, 3), drop_path_rate=0.2)
@@ -342,7 +391,7 @@ def test_bfloat16_autocast_error_is_no_larger_than_mmpretrains(arch):
     """Under bfloat16 autocast the fast path stays as close to the float32
     result as mmpretrain's HorNet does (folding the layer scales into
     low-precision weights would double the error, so it is not done)."""
-    ref, ours = paired_models(arch, out_indices=(3, ))
+    ref, ours = paired_models(arch, out_indices=(3, ), drop_path_rate=0.1)
     x = torch.rand(2, 3, 128, 160)
     with torch.no_grad():
         exact = ref(x)[0]
