@@ -378,10 +378,13 @@ def test_torch_compile_matches_eager_with_global_filters():
     eager_outs, eager_grads = outputs_and_grads(model)
     # dynamic=False: the FFTs stay out of the graph, so each stage's shapes
     # are compiled separately (inductor fails on them as symbolic shapes).
-    compiled_outs, compiled_grads = outputs_and_grads(
-        torch.compile(model, dynamic=False))
+    compiled = torch.compile(model, dynamic=False)
+    compiled_outs, compiled_grads = outputs_and_grads(compiled)
     for a, e in zip(compiled_outs, eager_outs):
         assert relative_error(a.detach(), e.detach()) < 1e-5
+    with torch.no_grad():  # the inference graph (eager: fused Linear+GELU)
+        for a, e in zip(compiled(x), model(x)):
+            assert relative_error(a, e) < 1e-5
     for name, grad in eager_grads.items():
         assert relative_error(compiled_grads[name], grad) < 1e-4, name
 
