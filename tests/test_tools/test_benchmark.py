@@ -2,6 +2,8 @@
 """The benchmark tool in a smoke setting (speed is not asserted here)."""
 import re
 
+import pytest
+
 from ..conftest import TEST_CONFIG, run_tool
 
 
@@ -10,7 +12,7 @@ def test_benchmark_smoke_with_comparison():
         'tools/analysis_tools/benchmark.py', TEST_CONFIG, '--compare',
         'mmpretrain', '--shape', '32', '32', '--batch-size', '2',
         '--train-batch-size', '2', '--warmup', '1', '--repeats', '2', '--amp',
-        '--channels-last'
+        '--channels-last', '--roofline'
     ])
     out = result.stdout
     assert 'bfloat16 autocast, channels-last' in out
@@ -21,3 +23,24 @@ def test_benchmark_smoke_with_comparison():
         assert re.search(
             rf'{label} speed-up mmhornet / mmpretrain: '
             r'[\d.]+x', out)
+    roofline = re.search(
+        r'roofline: matrix products at ([\d.]+) GFLOP/s \(bfloat16\), '
+        r'([\d.e+-]+) GFLOP per image: ([\d.e+-]+) img/s', out)
+    assert roofline, out
+    peak, gflop, bound = map(float, roofline.groups())
+    assert bound == pytest.approx(peak / gflop, rel=0.02)
+    for name in ('mmhornet', 'mmpretrain'):
+        line = re.search(
+            rf'inference\s+{name}: +([\d.]+) img/s.*\(([\d.e+-]+)% of roofline\)',
+            out)
+        assert line, out
+        assert float(line.group(2)) == pytest.approx(
+            100 * float(line.group(1)) / bound, rel=0.01)
+
+
+def test_benchmark_freeze_needs_compile():
+    result = run_tool(
+        ['tools/analysis_tools/benchmark.py', TEST_CONFIG, '--freeze'],
+        check=False)
+    assert result.returncode != 0
+    assert '--freeze needs --compile' in result.stderr

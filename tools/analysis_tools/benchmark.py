@@ -18,7 +18,7 @@ import resource
 import statistics
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn as nn
@@ -68,6 +68,16 @@ def parse_args() -> argparse.Namespace:
         help='channels-last memory format for model and inputs')
     parser.add_argument(
         '--compile', action='store_true', help='torch.compile the models')
+    parser.add_argument(
+        '--freeze',
+        action='store_true',
+        help='with --compile: inductor freezing for inference (weights as '
+        'constants, so norms, scales and layouts are folded into them once)')
+    parser.add_argument(
+        '--roofline',
+        action='store_true',
+        help='also measure the matrix-product peak of the device and report '
+        'each speed as a share of the roofline (peak / FLOPs per image)')
     parser.add_argument(
         '--compare',
         choices=['mmpretrain'],
@@ -131,10 +141,52 @@ def make_step(model: nn.Module, mode: str, images: torch.Tensor,
     return train_step
 
 
+def matmul_peak_gflops(device: torch.device,
+                       dtype: torch.dtype,
+                       repeats: int = 10) -> float:
+    """Measured GFLOP/s of square matrix products (2048 on CPU, 8192 on
+    GPU) in ``dtype``: the speed no model of matrix products can beat."""
+    size = 2048 if device.type == 'cpu' else 8192
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def roofline_images_per_s(model: nn.Module, args: argparse.Namespace,
+                          dtype: torch.dtype) -> float:
+    """Images per second at the matrix-product peak, for the published
+    FLOP count of ``model`` (multiply-accumulates of convolutions and
+    linear layers; a global filter's FFTs are not counted)."""
+    from mmhornet.models.utils import get_complexity
+    macs = get_complexity(copy.deepcopy(model).cpu().eval(),
+                          (3, *args.shape))['flops']
+    peak = matmul_peak_gflops(torch.device(args.device), dtype)
+    print(f'roofline: matrix products at {peak:.0f} GFLOP/s '
+          f'({str(dtype)[6:]}), {2 * macs / 1e9:.4g} GFLOP per image: '
+          f'{peak * 1e9 / (2 * macs):.4g} img/s')
+    return peak * 1e9 / (2 * macs)
+
+
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == 'cuda':
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+
+
+def autocast_dtype(args: argparse.Namespace) -> Optional[torch.dtype]:
+    """The ``--amp`` dtype: bfloat16 on CPU, ``--amp-dtype`` on GPU."""
+    if not args.amp:
+        return None
+    if torch.device(args.device).type == 'cpu':
+        return torch.bfloat16
+    return getattr(torch, args.amp_dtype)
 
 
 def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
@@ -144,9 +196,8 @@ def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
     images = torch.rand(batch_size, 3, *args.shape, device=device)
     if args.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
-    if args.amp:
-        dtype = torch.bfloat16 if device.type == 'cpu' else getattr(
-            torch, args.amp_dtype)
+    dtype = autocast_dtype(args)
+    if dtype is not None:
 
         def autocast():
             return torch.autocast(device.type, dtype=dtype)
@@ -186,8 +237,17 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.freeze and not args.compile:
+        raise SystemExit('--freeze needs --compile')
     torch.manual_seed(0)
     model = get_model(args.model)
+    roofline = None
+    if args.roofline:
+        roofline = roofline_images_per_s(model, args,
+                                         autocast_dtype(args) or torch.float32)
+    if args.freeze:
+        import torch._inductor.config as inductor_config
+        inductor_config.freezing = True
     models = {'mmhornet': model}
     if args.compare == 'mmpretrain':
         models['mmpretrain'] = mmpretrain_twin(model)
@@ -202,12 +262,12 @@ def main() -> None:
 
     precision = 'float32'
     if args.amp:
-        precision = 'bfloat16 autocast' if args.device == 'cpu' else (
-            f'{args.amp_dtype} autocast')
+        precision = f'{str(autocast_dtype(args))[6:]} autocast'
     print(f'{args.model}: input {tuple(args.shape)}, device {args.device} '
           f'({torch.get_num_threads()} threads), {precision}'
           f"{', channels-last' if args.channels_last else ''}"
-          f"{', compiled' if args.compile else ''}; median of "
+          f"{', compiled' if args.compile else ''}"
+          f"{' (frozen)' if args.freeze else ''}; median of "
           f'{args.repeats} runs after {args.warmup} warm-up runs')
     memory_kind = ('peak allocated'
                    if args.device.startswith('cuda') else 'process peak RSS')
@@ -217,9 +277,11 @@ def main() -> None:
         results = benchmark(models, mode, batch, args)
         label = 'inference' if mode == 'infer' else 'training step'
         for name, r in results.items():
+            share = '' if roofline is None or mode == 'train' else (
+                f' ({100 * r["images_per_s"] / roofline:.3g}% of roofline)')
             print(f'{label:>13} {name:>10}: {r["images_per_s"]:8.2f} img/s  '
                   f'{r["latency_ms"]:9.1f} ms/batch of {batch}  '
-                  f'{memory_kind} {r["peak_memory_mb"]:.0f} MB')
+                  f'{memory_kind} {r["peak_memory_mb"]:.0f} MB{share}')
         if len(results) == 2:
             ratio = (
                 results['mmhornet']['images_per_s'] /

@@ -31,8 +31,7 @@ def linear_gelu(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     the pattern itself) it is ``F.gelu(F.linear(...))``.
     """
     if (_FUSED_LINEAR_GELU and not torch.is_grad_enabled()
-            and x.device.type == 'cpu'
-            and not torch.compiler.is_compiling()):
+            and x.device.type == 'cpu' and not torch.compiler.is_compiling()):
         weight, bias = linear.weight, linear.bias
         if torch.is_autocast_enabled('cpu'):
             dtype = torch.get_autocast_dtype('cpu')
