@@ -31,8 +31,8 @@ def test_benchmark_smoke_with_comparison():
     assert bound == pytest.approx(peak / gflop, rel=0.02)
     for name in ('mmhornet', 'mmpretrain'):
         line = re.search(
-            rf'inference\s+{name}: +([\d.]+) img/s.*\(([\d.e+-]+)% of roofline\)',
-            out)
+            rf'inference\s+{name}: +([\d.]+) img/s'
+            r'.*\(([\d.e+-]+)% of roofline\)', out)
         assert line, out
         assert float(line.group(2)) == pytest.approx(
             100 * float(line.group(1)) / bound, rel=0.01)
