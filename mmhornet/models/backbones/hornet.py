@@ -49,6 +49,8 @@ class HorNet(BaseModule):
     ``hornet-*_3rdparty_in1k`` checkpoints load as they are. Unlike it,
     ``frozen_stages`` freezes the matching output norms, ``out_indices`` is
     bounds-checked and the 384-px global filters have the official shapes.
+    It computes in channels-last memory (faster, same results); dense
+    outputs are contiguous (N, C, H, W) tensors.
 
     Args:
         arch (str | dict): A name of :attr:`arch_zoo` (``'tiny'``, ``'t'``,
