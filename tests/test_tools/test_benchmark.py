@@ -20,9 +20,12 @@ def test_benchmark_smoke_with_comparison():
         for name in ('mmhornet', 'mmpretrain'):
             line = re.search(rf'{label}\s+{name}: +([\d.]+) img/s', out)
             assert line and float(line.group(1)) > 0, out
-        assert re.search(
-            rf'{label} speed-up mmhornet / mmpretrain: '
-            r'[\d.]+x', out)
+        speed_up = re.search(
+            rf'{label} speed-up mmhornet / mmpretrain: ([\d.]+)x \(per '
+            r'repeat: median ([\d.]+)x, range ([\d.]+)-([\d.]+)x\)', out)
+        assert speed_up, out
+        _, median, low, high = map(float, speed_up.groups())
+        assert 0 < low <= median <= high
     roofline = re.search(
         r'roofline: matrix products at ([\d.]+) GFLOP/s \(bfloat16\), '
         r'([\d.e+-]+) GFLOP per image: ([\d.e+-]+) img/s', out)

@@ -228,7 +228,8 @@ def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
         dict(
             latency_ms=1000 * statistics.median(t),
             images_per_s=batch_size / statistics.median(t),
-            peak_memory_mb=memory[name])
+            peak_memory_mb=memory[name],
+            seconds=t)
         for name, t in times.items()
     }
 
@@ -286,8 +287,17 @@ def main() -> None:
             ratio = (
                 results['mmhornet']['images_per_s'] /
                 results['mmpretrain']['images_per_s'])
+            # Each repeat times both models back to back, so the ratio
+            # within a repeat is free of slow drifts of the machine.
+            paired = [
+                ref / ours
+                for ours, ref in zip(results['mmhornet']['seconds'],
+                                     results['mmpretrain']['seconds'])
+            ]
             print(f'{label:>13} speed-up mmhornet / mmpretrain: '
-                  f'{ratio:.3f}x')
+                  f'{ratio:.3f}x (per repeat: median '
+                  f'{statistics.median(paired):.3f}x, range '
+                  f'{min(paired):.3f}-{max(paired):.3f}x)')
 
 
 if __name__ == '__main__':
