@@ -94,3 +94,28 @@ def test_test_tool_refuses_unsafe_checkpoint(tmp_path, tiny_folder_dataset):
                       check=False)
     assert result.returncode != 0
     assert 'Refused to load the checkpoint' in result.stderr
+
+
+def test_compile_true_in_a_config_trains_as_eager(tiny_folder_dataset,
+                                                  tmp_path):
+    """mmengine's ``compile=True`` (default ``torch.compile`` settings) on a
+    HorNet with a global-filter stage: the same losses, iteration by
+    iteration, as eager training (stochastic depth off: inductor draws its
+    own random numbers)."""
+    losses = {}
+    for compile in (False, True):
+        result = run_tool([
+            'tools/train.py', TEST_CONFIG, '--work-dir',
+            str(tmp_path / str(compile)), '--cfg-options',
+            f'compile={compile}', 'train_cfg.max_epochs=1',
+            'train_cfg.val_interval=5', 'model.backbone.drop_path_rate=0.0',
+            *data_options(tiny_folder_dataset)
+        ])
+        log = result.stdout + result.stderr
+        losses[compile] = [
+            float(loss) for loss in re.findall(
+                r'Epoch\(train\) +\[1\]\[\d+/\d+\].*loss: ([\d.]+)', log)
+        ]
+    assert 'Model has been "compiled"' in log
+    assert len(losses[True]) == ITERS_PER_EPOCH
+    assert losses[True] == pytest.approx(losses[False], rel=1e-3)

@@ -257,8 +257,9 @@ def main() -> None:
         if args.channels_last:
             models[name] = models[name].to(memory_format=torch.channels_last)
         if args.compile:
-            # dynamic=False: HorNet's FFTs stay out of compiled graphs, and
-            # inductor fails on its stages' shapes as symbolic ones.
+            # dynamic=False: inference and training use different batch
+            # sizes, and torch 2.13's inductor fails to recompile HorNet
+            # (ours and mmpretrain's) with symbolic shapes.
             models[name] = torch.compile(models[name], dynamic=False)
 
     precision = 'float32'

@@ -5,7 +5,7 @@ Adapted from https://github.com/raoyongming/HorNet (the arithmetic, not the
 code). Paper: `HorNet: Efficient High-Order Spatial Interactions with
 Recursive Gated Convolutions <https://arxiv.org/abs/2207.14284>`_.
 """
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -33,17 +33,7 @@ def resize_complex_weight(weight: torch.Tensor, h: int,
     return weight.permute(1, 2, 3, 0)
 
 
-@torch.compiler.disable
-def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Filter ``x`` (N, C, H, W) in the 2-D rFFT domain with ``weight``
-    (C, h, w, 2), resized to the spectrum size ``(H, W // 2 + 1)`` if needed.
-
-    Runs in at least float32 (FFTs in half precision are unsupported or
-    inaccurate; a float64 model stays in float64). It is kept out of
-    ``torch.compile`` graphs: with torch 2.13, inductor computed wrong
-    gradients for the filter weights inside HorNet (checked against finite
-    differences in float64), while eager autograd is right.
-    """
+def _filter_spectrum(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     height, width = x.shape[2:]
     x = x.to(torch.promote_types(x.dtype, torch.float32))
     spectrum = torch.fft.rfft2(x, dim=(2, 3), norm='ortho')
@@ -52,6 +42,65 @@ def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     spectrum = spectrum * torch.view_as_complex(weight.contiguous())
     return torch.fft.irfft2(
         spectrum, s=(height, width), dim=(2, 3), norm='ortho')
+
+
+# For torch.compile the filter is one opaque operator with an eager
+# backward: with torch 2.13, inductor computed wrong gradients for the
+# filter weights when it traced the FFTs inside HorNet (checked against
+# finite differences in float64), and excluding them with graph breaks
+# instead made dynamo treat the stages' shapes as symbolic, on which
+# inductor fails.
+@torch.library.custom_op('mmhornet::spectral_filter', mutates_args=())
+def _spectral_filter_op(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return _filter_spectrum(x, weight).contiguous()
+
+
+@_spectral_filter_op.register_fake
+def _(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return x.new_empty(
+        x.shape, dtype=torch.promote_types(x.dtype, torch.float32))
+
+
+@torch.library.custom_op('mmhornet::spectral_filter_backward', mutates_args=())
+def _spectral_filter_backward_op(
+        grad: torch.Tensor, x: torch.Tensor,
+        weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    _, vjp = torch.func.vjp(_filter_spectrum, x, weight)
+    grad_x, grad_weight = vjp(grad)
+    return grad_x.contiguous(), grad_weight.contiguous()
+
+
+@_spectral_filter_backward_op.register_fake
+def _(grad: torch.Tensor, x: torch.Tensor,
+      weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    return x.new_empty(x.shape), weight.new_empty(weight.shape)
+
+
+def _save_inputs(ctx, inputs: tuple, output: torch.Tensor) -> None:
+    ctx.save_for_backward(*inputs)
+
+
+def _spectral_filter_grads(ctx, grad: torch.Tensor) -> tuple:
+    return torch.ops.mmhornet.spectral_filter_backward(grad,
+                                                       *ctx.saved_tensors)
+
+
+_spectral_filter_op.register_autograd(
+    _spectral_filter_grads, setup_context=_save_inputs)
+
+
+def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Filter ``x`` (N, C, H, W) in the 2-D rFFT domain with ``weight``
+    (C, h, w, 2), resized to the spectrum size ``(H, W // 2 + 1)`` if needed.
+
+    Runs in at least float32 (FFTs in half precision are unsupported or
+    inaccurate; a float64 model stays in float64). Inside ``torch.compile``
+    it is the operator ``mmhornet::spectral_filter``, which inductor calls
+    as it is, with the gradients of eager autograd.
+    """
+    if torch.compiler.is_compiling():
+        return _spectral_filter_op(x, weight)
+    return _filter_spectrum(x, weight)
 
 
 class GlobalLocalFilter(nn.Module):
