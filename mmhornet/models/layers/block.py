@@ -119,12 +119,16 @@ class HorNetBlock(nn.Module):
                     x: torch.Tensor,
                     branch: torch.Tensor,
                     scale: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``x + drop_path(scale * branch)``, as one ``addcmul`` pass
-        whenever stochastic depth is inactive."""
+        """``x + drop_path(scale * branch)`` in one ``addcmul`` pass: a
+        stochastic-depth mask joins the per-channel scale, drawn as mmcv's
+        ``DropPath`` draws it (``floor(keep + U[0, 1)) / keep`` per
+        sample)."""
         if self.training and isinstance(self.drop_path, DropPath):
-            if scale is not None:
-                branch = branch * scale
-            return x + self.drop_path(branch)
+            keep = 1 - self.drop_path.drop_prob
+            mask = torch.rand((x.shape[0], 1, 1, 1),
+                              dtype=x.dtype,
+                              device=x.device).add_(keep).floor_().div_(keep)
+            scale = mask if scale is None else scale * mask
         if scale is None:
             return x + branch
         return torch.addcmul(x, branch, scale)
