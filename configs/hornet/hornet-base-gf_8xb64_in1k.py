@@ -42,7 +42,8 @@ train_pipeline = [
         fill_std=bgr_std),
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(batch_size=64, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    batch_size=64, drop_last=True, dataset=dict(pipeline=train_pipeline))
 optim_wrapper = dict(accumulative_counts=8, clip_grad=dict(max_norm=1.0))
 
 # EMA of the weights with decay 0.9999 per optimizer step (official

@@ -62,7 +62,8 @@ test_pipeline = [
         interpolation='bicubic'),
     dict(type='PackInputs'),
 ]
-train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(
+    batch_size=16, drop_last=True, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=16, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 

@@ -17,6 +17,7 @@ data_preprocessor = dict(num_classes=num_classes)
 
 train_dataloader = dict(
     batch_size=32,
+    drop_last=True,
     dataset=dict(
         _delete_=True,
         type='CustomDataset',

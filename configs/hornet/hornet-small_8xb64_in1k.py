@@ -11,7 +11,7 @@ model = dict(
     backbone=dict(arch='small', drop_path_rate=0.4),
     head=dict(in_channels=768))
 
-train_dataloader = dict(batch_size=64)
+train_dataloader = dict(batch_size=64, drop_last=True)
 optim_wrapper = dict(accumulative_counts=8, clip_grad=dict(max_norm=5.0))
 
 # EMA of the weights with decay 0.9999 per optimizer step (official

@@ -11,7 +11,7 @@ model = dict(
     backbone=dict(arch='tiny-gf', drop_path_rate=0.2),
     head=dict(in_channels=512))
 
-train_dataloader = dict(batch_size=128)
+train_dataloader = dict(batch_size=128, drop_last=True)
 optim_wrapper = dict(accumulative_counts=4, clip_grad=dict(max_norm=1.0))
 
 # EMA of the weights with decay 0.9999 per optimizer step (official

@@ -10,7 +10,7 @@ _base_ = [
 model = dict(
     backbone=dict(arch='tiny', drop_path_rate=0.2), head=dict(in_channels=512))
 
-train_dataloader = dict(batch_size=128)
+train_dataloader = dict(batch_size=128, drop_last=True)
 optim_wrapper = dict(accumulative_counts=4, clip_grad=dict(max_norm=100.0))
 
 # EMA of the weights with decay 0.9999 per optimizer step (official

@@ -99,3 +99,29 @@ def test_config_whose_data_root_is_missing(tmp_path, checkpoint):
     assert result.returncode != 0
     assert f'{tmp_path}/no-imagenet' in result.stderr
     assert 'test_dataloader.dataset.data_root' in result.stderr
+
+
+@pytest.mark.parametrize('config,total_batch', [
+    ('hornet-tiny_8xb128_in1k.py', 4096),
+    ('hornet-tiny-gf_8xb128_in1k.py', 4096),
+    ('hornet-small_8xb64_in1k.py', 4096),
+    ('hornet-small-gf_8xb64_in1k.py', 4096),
+    ('hornet-base_8xb64_in1k.py', 4096),
+    ('hornet-base-gf_8xb64_in1k.py', 4096),
+    ('hornet-large_8xb32_in21k.py', 4096),
+    ('hornet-large-gf_8xb32_in21k.py', 4096),
+    ('hornet-large_in21k-pre_8xb16_in1k-384px.py', 512),
+    ('hornet-large-gf384_in21k-pre_8xb16_in1k-384px.py', 512),
+])
+def test_training_recipes_use_whole_batches_of_the_official_size(
+        config, total_batch):
+    """Eight GPUs times the batch times the accumulated steps give the
+    official total batch (TRAINING.md), and, as the official loader, the
+    last incomplete batch of an epoch is dropped (which also keeps every
+    batch one shape for ``compile=True``)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(f'configs/hornet/{config}')
+    loader = cfg.train_dataloader
+    assert loader.drop_last is True
+    steps = cfg.optim_wrapper.get('accumulative_counts', 1)
+    assert 8 * loader.batch_size * steps == total_batch
