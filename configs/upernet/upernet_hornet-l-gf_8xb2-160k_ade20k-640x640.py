@@ -11,19 +11,9 @@ checkpoint = 'pretrained/hornet-large-gf_in21k.pth'
 
 model = dict(
     backbone=dict(
-        arch=dict(
-            _delete_=True,
-            base_dim=192,
-            depths=[2, 3, 18, 2],
-            orders=[2, 3, 4, 5],
-            # the official sizes (those of 384-px inputs), resized on the
-            # fly to the spectra of the maps (40x21 and 20x11 at 640 px)
-            dw_cfg=[
-                dict(type='DW', kernel_size=7),
-                dict(type='DW', kernel_size=7),
-                dict(type='GF', h=24, w=13),
-                dict(type='GF', h=12, w=7)
-            ]),
+        # the official 384-px filters (24x13, 12x7), resized on the fly
+        # to the spectra of the maps (40x21 and 20x11 at 640 px)
+        arch='large-gf384',
         with_cp=True,
         init_cfg=dict(checkpoint=checkpoint)))
 

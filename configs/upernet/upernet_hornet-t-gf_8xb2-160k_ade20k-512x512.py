@@ -8,19 +8,9 @@ checkpoint = 'https://download.openmmlab.com/mmclassification/v0/hornet/hornet-t
 
 model = dict(
     backbone=dict(
-        arch=dict(
-            _delete_=True,
-            base_dim=64,
-            depths=[2, 3, 18, 2],
-            orders=[2, 3, 4, 5],
-            # the official sizes (those of 384-px inputs), resized on the
-            # fly to the spectra of the maps (32x17 and 16x9 at 512 px)
-            dw_cfg=[
-                dict(type='DW', kernel_size=7),
-                dict(type='DW', kernel_size=7),
-                dict(type='GF', h=24, w=13),
-                dict(type='GF', h=12, w=7)
-            ]),
+        # the official 384-px filters (24x13, 12x7), resized on the fly
+        # to the spectra of the maps (32x17 and 16x9 at 512 px)
+        arch='tiny-gf384',
         init_cfg=dict(checkpoint=checkpoint)))
 
 optim_wrapper = dict(clip_grad=dict(max_norm=1.0, norm_type=2))

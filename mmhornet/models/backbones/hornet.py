@@ -82,8 +82,10 @@ class HorNet(BaseModule):
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['t', 'tiny'], _arch(64, _DW_STAGES)),
         **dict.fromkeys(['t-gf', 'tiny-gf'], _arch(64, _GF_STAGES)),
+        **dict.fromkeys(['t-gf384', 'tiny-gf384'], _arch(64, _GF384_STAGES)),
         **dict.fromkeys(['s', 'small'], _arch(96, _DW_STAGES)),
         **dict.fromkeys(['s-gf', 'small-gf'], _arch(96, _GF_STAGES)),
+        **dict.fromkeys(['s-gf384', 'small-gf384'], _arch(96, _GF384_STAGES)),
         **dict.fromkeys(['b', 'base'], _arch(128, _DW_STAGES)),
         **dict.fromkeys(['b-gf', 'base-gf'], _arch(128, _GF_STAGES)),
         **dict.fromkeys(['b-gf384', 'base-gf384'], _arch(128, _GF384_STAGES)),

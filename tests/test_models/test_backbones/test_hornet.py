@@ -126,6 +126,18 @@ def test_official_global_filter_shapes():
     assert model.stages[3][0].gnconv.dwconv.complex_weight.shape == (992, 12,
                                                                      7, 2)
     assert HorNet.arch_zoo['l-gf384'] is HorNet.arch_zoo['large-gf384']
+    # T and S with the same filters (the ADE20K GF configs use them); the
+    # parameter counts with a 1k head, as docs/backbone.md lists them
+    for name, width, params in [('tiny-gf384', 64, 24830952),
+                                ('s-gf384', 96, 53160424)]:
+        arch = HorNet.arch_zoo[name]
+        assert arch['base_dim'] == width
+        assert arch['dw_cfg'] == HorNet.arch_zoo['large-gf384']['dw_cfg']
+        with torch.device('meta'):
+            model = HorNet(arch=name)
+        head_params = model.dims[-1] * 1000 + 1000
+        assert sum(p.numel()
+                   for p in model.parameters()) + head_params == params
 
 
 def test_global_filter_at_other_sizes_and_from_224_weights():
