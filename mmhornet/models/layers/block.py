@@ -4,7 +4,6 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn.bricks import DropPath
 
 from .gnconv import gnConv
 from .norm import LayerNorm2d, LayerScale
@@ -84,8 +83,7 @@ class HorNetBlock(nn.Module):
             self.gamma2 = LayerScale(dim, layer_scale_init_value)
         else:
             self.gamma1 = self.gamma2 = nn.Identity()
-        self.drop_path = DropPath(
-            drop_path_rate) if drop_path_rate > 0. else nn.Identity()
+        self.drop_path_rate = drop_path_rate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the block to ``x`` (N, C, H, W); channels-last memory
@@ -123,8 +121,8 @@ class HorNetBlock(nn.Module):
         stochastic-depth mask joins the per-channel scale, drawn as mmcv's
         ``DropPath`` draws it (``floor(keep + U[0, 1)) / keep`` per
         sample)."""
-        if self.training and isinstance(self.drop_path, DropPath):
-            keep = 1 - self.drop_path.drop_prob
+        if self.training and self.drop_path_rate > 0:
+            keep = 1 - self.drop_path_rate
             mask = torch.rand((x.shape[0], 1, 1, 1),
                               dtype=x.dtype,
                               device=x.device).add_(keep).floor_().div_(keep)
