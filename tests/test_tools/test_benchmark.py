@@ -12,7 +12,7 @@ def test_benchmark_smoke_with_comparison():
         'tools/analysis_tools/benchmark.py', TEST_CONFIG, '--compare',
         'mmpretrain', '--shape', '32', '32', '--batch-size', '2',
         '--train-batch-size', '2', '--warmup', '1', '--repeats', '2', '--amp',
-        '--channels-last', '--roofline'
+        '--channels-last', '--roofline', '--breakdown'
     ])
     out = result.stdout
     assert 'bfloat16 autocast, channels-last' in out
@@ -26,6 +26,15 @@ def test_benchmark_smoke_with_comparison():
         assert speed_up, out
         _, median, low, high = map(float, speed_up.groups())
         assert 0 < low <= median <= high
+        for name in ('mmhornet', 'mmpretrain'):
+            split = re.search(
+                rf'{label}\s+{name}: op time ([\d.]+) ms/batch: convolutions '
+                r'and matrix products ([\d.]+), other ([\d.]+) \((.+)\)', out)
+            assert split, out
+            total, matrix, other = map(float, split.groups()[:3])
+            assert 0 < matrix < total
+            assert matrix + other == pytest.approx(total, abs=0.15)
+            assert 'aten::' in split.group(4)
     roofline = re.search(
         r'roofline: matrix products at ([\d.]+) GFLOP/s \(bfloat16\), '
         r'([\d.e+-]+) GFLOP per image: ([\d.e+-]+) img/s', out)
@@ -47,3 +56,13 @@ def test_benchmark_freeze_needs_compile():
         check=False)
     assert result.returncode != 0
     assert '--freeze needs --compile' in result.stderr
+
+
+def test_benchmark_breakdown_is_cpu_only():
+    result = run_tool([
+        'tools/analysis_tools/benchmark.py', TEST_CONFIG, '--device', 'cuda',
+        '--breakdown'
+    ],
+                      check=False)
+    assert result.returncode != 0
+    assert '--breakdown profiles CPU ops' in result.stderr

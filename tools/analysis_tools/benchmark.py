@@ -79,6 +79,11 @@ def parse_args() -> argparse.Namespace:
         help='also measure the matrix-product peak of the device and report '
         'each speed as a share of the roofline (peak / FLOPs per image)')
     parser.add_argument(
+        '--breakdown',
+        action='store_true',
+        help='also profile one more run of each model (CPU only) and split '
+        'its op time into convolutions and matrix products and the rest')
+    parser.add_argument(
         '--compare',
         choices=['mmpretrain'],
         help="also time mmpretrain's HorNet with the same weights")
@@ -174,6 +179,33 @@ def roofline_images_per_s(model: nn.Module, args: argparse.Namespace,
     return peak * 1e9 / (2 * macs)
 
 
+# Ops that run convolutions and matrix products on CPU (forward and
+# backward); everything else a profiler reports is element-wise work,
+# reductions, copies and casts.
+MATRIX_OPS = frozenset({
+    'aten::mkldnn_convolution', 'aten::convolution_backward', 'aten::addmm',
+    'aten::mm', 'aten::bmm', 'mkldnn::_linear_pointwise'
+})
+
+
+def time_breakdown(step: Callable[[], None], runs: int = 2) -> dict:
+    """Per-run CPU time of ``step``'s ops (profiler self time, ms): in
+    total, in :data:`MATRIX_OPS`, and the five largest other ops."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(runs):
+            step()
+    per_op = {
+        event.key: event.self_cpu_time_total / 1000 / runs
+        for event in prof.key_averages()
+    }
+    others = {k: v for k, v in per_op.items() if k not in MATRIX_OPS}
+    return dict(
+        total_ms=sum(per_op.values()),
+        matrix_ms=sum(per_op.values()) - sum(others.values()),
+        top_other=sorted(others.items(), key=lambda kv: -kv[1])[:5])
+
+
 def peak_memory_mb(device: torch.device) -> float:
     if device.type == 'cuda':
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -223,7 +255,7 @@ def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
             step()
             synchronize(device)
             times[name].append(time.perf_counter() - start)
-    return {
+    results = {
         name:
         dict(
             latency_ms=1000 * statistics.median(t),
@@ -232,6 +264,10 @@ def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
             seconds=t)
         for name, t in times.items()
     }
+    if args.breakdown:
+        for name, step in steps.items():
+            results[name]['breakdown'] = time_breakdown(step)
+    return results
 
 
 def main() -> None:
@@ -240,6 +276,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.freeze and not args.compile:
         raise SystemExit('--freeze needs --compile')
+    if args.breakdown and torch.device(args.device).type != 'cpu':
+        raise SystemExit('--breakdown profiles CPU ops; on a GPU use '
+                         'torch.profiler with ProfilerActivity.CUDA')
     torch.manual_seed(0)
     model = get_model(args.model)
     roofline = None
@@ -284,6 +323,14 @@ def main() -> None:
             print(f'{label:>13} {name:>10}: {r["images_per_s"]:8.2f} img/s  '
                   f'{r["latency_ms"]:9.1f} ms/batch of {batch}  '
                   f'{memory_kind} {r["peak_memory_mb"]:.0f} MB{share}')
+        for name, r in results.items():
+            if 'breakdown' in r:
+                b = r['breakdown']
+                top = ', '.join(f'{op} {ms:.1f}' for op, ms in b['top_other'])
+                print(f'{label:>13} {name:>10}: op time {b["total_ms"]:.1f} '
+                      f'ms/batch: convolutions and matrix products '
+                      f'{b["matrix_ms"]:.1f}, other '
+                      f'{b["total_ms"] - b["matrix_ms"]:.1f} ({top})')
         if len(results) == 2:
             ratio = (
                 results['mmhornet']['images_per_s'] /
