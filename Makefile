@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmhornet-installed
 INSTALL_INPUTS := requirements/pins.txt requirements/runtime.txt \
 	requirements/mminstall.txt requirements/tests.txt setup.py \
-	tools/misc/install_env.sh
+	tools/misc/install_env.sh pyproject.toml \
+	$(wildcard mmhornet/ops/csrc/*.cpp)
 LINT_PATHS := mmhornet tools tests configs demo setup.py
 PYTEST_ARGS ?=
 

@@ -61,8 +61,32 @@ def add_mim_extension() -> None:
             copy(src, dst)
 
 
+def get_extensions() -> tuple:
+    """The C++ operators (``mmhornet._ext``) and the command to build them.
+
+    Set ``MMHORNET_WITH_OPS=0`` to install without them: HorNet then uses
+    PyTorch's kernels for everything (same results, slower CPU training).
+    """
+    if os.getenv('MMHORNET_WITH_OPS', '1') == '0':
+        return [], {}
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError as error:
+        raise RuntimeError(
+            "mmhornet's C++ operators are built against the installed torch, "
+            'which this build environment lacks. Install torch first and '
+            'build without isolation (pip install --no-build-isolation -e .), '
+            'or set MMHORNET_WITH_OPS=0 to install without the '
+            'operators.') from error
+    extension = CppExtension(
+        'mmhornet._ext', ['mmhornet/ops/csrc/depthwise_conv.cpp'],
+        extra_compile_args=['-O3', '-fopenmp-simd'])
+    return [extension], {'build_ext': BuildExtension}
+
+
 if __name__ == '__main__':
     add_mim_extension()
+    ext_modules, cmdclass = get_extensions()
     with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
         long_description = f.read()
     setup(
@@ -84,4 +108,6 @@ if __name__ == '__main__':
             'docs': parse_requirements('requirements/docs.txt'),
             'mim': parse_requirements('requirements/mminstall.txt'),
         },
+        ext_modules=ext_modules,
+        cmdclass=cmdclass,
         zip_safe=False)

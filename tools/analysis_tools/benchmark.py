@@ -184,7 +184,8 @@ def roofline_images_per_s(model: nn.Module, args: argparse.Namespace,
 # reductions, copies and casts.
 MATRIX_OPS = frozenset({
     'aten::mkldnn_convolution', 'aten::convolution_backward', 'aten::addmm',
-    'aten::mm', 'aten::bmm', 'mkldnn::_linear_pointwise'
+    'aten::mm', 'aten::bmm', 'mkldnn::_linear_pointwise',
+    'mmhornet::depthwise_conv7x7_weight_grad'
 })
 
 

@@ -44,9 +44,12 @@ if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$mmcv_version'
     "${PIP[@]}" --no-deps "$wheel"
 fi
 
-echo "[install] OpenMMLab toolboxes and mmhornet"
+echo "[install] OpenMMLab toolboxes and mmhornet (with its C++ operators)"
 "${PIP[@]}" -r requirements/mminstall.txt -r requirements/runtime.txt \
     -r requirements/tests.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 "$PY" -c 'import mmcv.ops, mmengine, mmpretrain, mmdet, mmseg, mmhornet'
+if [ "${MMHORNET_WITH_OPS:-1}" != 0 ]; then
+    "$PY" -c 'import mmhornet._ext'
+fi
 echo "[install] done: $VENV"

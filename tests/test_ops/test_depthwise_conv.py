@@ -1,0 +1,117 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""The C++ depth-wise weight gradient and the convolution that uses it."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmhornet.ops import depthwise_conv2d, ops_available
+
+SHAPES = [
+    (2, 48, 9, 10),  # whole 16-channel blocks
+    (3, 40, 14, 14),  # a partial last block
+    (1, 7, 5, 3),  # fewer channels than a block, maps smaller than 7x7
+    (2, 992, 2, 2),  # HorNet-T stage 4 at 64x64 input
+]
+
+
+def reference_grads(x, weight, bias, grad):
+    """Gradients of F.conv2d computed in float64."""
+    leaves = [
+        t.detach().double().requires_grad_() for t in (x, weight, bias)
+        if t is not None
+    ]
+    out = F.conv2d(
+        leaves[0],
+        leaves[1],
+        leaves[2] if bias is not None else None,
+        padding=3,
+        groups=x.shape[1])
+    return out, torch.autograd.grad(out, leaves, grad.double())
+
+
+def relative_error(value, reference):
+    return ((value.double() - reference).abs().max() /
+            reference.abs().max()).item()
+
+
+def test_ops_are_built():
+    assert ops_available(), (
+        'mmhornet._ext is missing: reinstall with `pip install '
+        '--no-build-isolation -e .` (make install does)')
+
+
+@pytest.mark.parametrize('shape', SHAPES)
+@pytest.mark.parametrize('channels_last', [True, False])
+def test_weight_grad_matches_float64(shape, channels_last):
+    torch.manual_seed(0)
+    memory_format = (
+        torch.channels_last if channels_last else torch.contiguous_format)
+    x = torch.randn(shape).contiguous(memory_format=memory_format)
+    grad = torch.randn(shape).contiguous(memory_format=memory_format)
+    weight = torch.randn(shape[1], 1, 7, 7)
+    _, (_, reference) = reference_grads(x, weight, None, grad)
+    result = torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x, grad)
+    assert result.shape == weight.shape and result.dtype == torch.float32
+    assert relative_error(result, reference) < 1e-6
+
+
+@pytest.mark.parametrize('shape', SHAPES)
+@pytest.mark.parametrize('with_bias', [True, False])
+def test_depthwise_conv2d_gradients(shape, with_bias):
+    torch.manual_seed(0)
+    x = torch.randn(shape).contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    weight = torch.randn(shape[1], 1, 7, 7, requires_grad=True)
+    bias = torch.randn(shape[1], requires_grad=True) if with_bias else None
+    out = depthwise_conv2d(x, weight, bias, padding=3)
+    assert type(out.grad_fn).__name__ == '_DepthwiseConv7x7Backward'
+    grad = torch.randn(shape)
+    leaves = [t for t in (x, weight, bias) if t is not None]
+    grads = torch.autograd.grad(out, leaves, grad)
+    reference_out, reference = reference_grads(x, weight, bias, grad)
+    assert relative_error(out, reference_out) < 1e-6
+    for value, expected in zip(grads, reference):
+        assert relative_error(value, expected) < 1e-6
+
+
+def test_depthwise_conv2d_weight_only_gradient():
+    x = torch.randn(2, 16, 8, 8)
+    weight = torch.randn(16, 1, 7, 7, requires_grad=True)
+    out = depthwise_conv2d(x, weight, None, padding=3)
+    (grad_weight, ) = torch.autograd.grad(out.sum(), weight)
+    _, (_, reference) = reference_grads(x, weight, None, torch.ones_like(out))
+    assert relative_error(grad_weight, reference) < 1e-6
+
+
+@pytest.mark.parametrize('case', ['no_grad', 'float64', '3x3', 'autocast'])
+def test_depthwise_conv2d_falls_back_to_conv2d(case):
+    dtype = torch.float64 if case == 'float64' else torch.float32
+    size = 3 if case == '3x3' else 7
+    x = torch.randn(1, 16, 6, 6, dtype=dtype, requires_grad=True)
+    weight = torch.randn(16, 1, size, size, dtype=dtype, requires_grad=True)
+    padding = (size - 1) // 2
+    with torch.set_grad_enabled(case != 'no_grad'), torch.autocast(
+            'cpu', torch.bfloat16, enabled=case == 'autocast'):
+        out = depthwise_conv2d(x, weight, None, padding)
+        expected = F.conv2d(x, weight, None, padding=padding, groups=16)
+    assert out.grad_fn is None or 'Depthwise' not in type(out.grad_fn).__name__
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_weight_grad_rejects_bad_input():
+    x = torch.randn(1, 16, 6, 6)
+    with pytest.raises(RuntimeError, match='float32 tensors expected'):
+        torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x.double(), x)
+    with pytest.raises(RuntimeError, match='of one shape'):
+        torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x, x[:, :8])
+
+
+def test_traced_depthwise_conv_is_a_convolution():
+    """FLOP counters and ONNX export trace the model: they must see the
+    convolution, not an opaque autograd function."""
+    from mmhornet.models.layers.gnconv import DepthwiseConv2d
+    module = DepthwiseConv2d(16)
+    traced = torch.jit.trace(module, torch.randn(1, 16, 6, 6))
+    kinds = {node.kind() for node in traced.graph.nodes()}
+    assert 'aten::_convolution' in kinds
+    assert 'prim::PythonOp' not in kinds
