@@ -40,9 +40,23 @@ def test_ops_are_built():
         '--no-build-isolation -e .` (make install does)')
 
 
+def cpu_runs(isa: str) -> bool:
+    """Whether this CPU runs the operator's version for ``isa``."""
+    try:
+        torch.ops.mmhornet.depthwise_conv7x7_weight_grad(
+            torch.ones(1, 1, 1, 1), torch.ones(1, 1, 1, 1), isa)
+    except RuntimeError as error:
+        assert 'this CPU lacks' in str(error)
+        return False
+    return True
+
+
 @pytest.mark.parametrize('shape', SHAPES)
 @pytest.mark.parametrize('channels_last', [True, False])
-def test_weight_grad_matches_float64(shape, channels_last):
+@pytest.mark.parametrize('isa', ['auto', 'avx512', 'avx2', 'default'])
+def test_weight_grad_matches_float64(shape, channels_last, isa):
+    if not cpu_runs(isa):
+        pytest.skip(f'this CPU does not run the {isa} version')
     torch.manual_seed(0)
     memory_format = (
         torch.channels_last if channels_last else torch.contiguous_format)
@@ -50,7 +64,7 @@ def test_weight_grad_matches_float64(shape, channels_last):
     grad = torch.randn(shape).contiguous(memory_format=memory_format)
     weight = torch.randn(shape[1], 1, 7, 7)
     _, (_, reference) = reference_grads(x, weight, None, grad)
-    result = torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x, grad)
+    result = torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x, grad, isa)
     assert result.shape == weight.shape and result.dtype == torch.float32
     assert relative_error(result, reference) < 1e-6
 
@@ -104,6 +118,22 @@ def test_weight_grad_rejects_bad_input():
         torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x.double(), x)
     with pytest.raises(RuntimeError, match='of one shape'):
         torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x, x[:, :8])
+    with pytest.raises(RuntimeError, match="isa must be 'auto'"):
+        torch.ops.mmhornet.depthwise_conv7x7_weight_grad(x, x, 'sse9')
+
+
+def test_without_the_operator_it_is_conv2d(monkeypatch):
+    """An install without the C++ operators (MMHORNET_WITH_OPS=0) runs
+    PyTorch's convolution and its backward."""
+    from mmhornet.ops import depthwise_conv
+    monkeypatch.setattr(depthwise_conv, '_ext', None)
+    assert not ops_available()
+    x = torch.randn(2, 16, 8, 8, requires_grad=True)
+    weight = torch.randn(16, 1, 7, 7, requires_grad=True)
+    out = depthwise_conv2d(x, weight, None, padding=3)
+    assert 'Convolution' in type(out.grad_fn).__name__
+    torch.testing.assert_close(
+        out, F.conv2d(x, weight, padding=3, groups=16), rtol=0, atol=0)
 
 
 def test_traced_depthwise_conv_is_a_convolution():

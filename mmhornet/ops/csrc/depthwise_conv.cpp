@@ -116,8 +116,39 @@ void weight_grad_blocks_default(const float* input, const float* grad,
 
 }  // namespace
 
+using BlocksFn = void (*)(const float*, const float*, const Shape&, int64_t,
+                         int64_t, float*);
+
+// The kernel for `isa`: "auto" (the best this CPU runs), "avx512", "avx2"
+// or "default" (the last three to test each version).
+BlocksFn select_kernel(c10::string_view isa) {
+  const bool avx512 =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  const bool avx2 =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (isa == "auto")
+    return avx512 ? &weight_grad_blocks_avx512
+                  : avx2 ? &weight_grad_blocks_avx2
+                         : &weight_grad_blocks_default;
+  if (isa == "avx512") {
+    TORCH_CHECK(avx512, "depthwise_conv7x7_weight_grad: this CPU lacks "
+                "AVX-512F/VL");
+    return &weight_grad_blocks_avx512;
+  }
+  if (isa == "avx2") {
+    TORCH_CHECK(avx2, "depthwise_conv7x7_weight_grad: this CPU lacks "
+                "AVX2/FMA");
+    return &weight_grad_blocks_avx2;
+  }
+  TORCH_CHECK(isa == "default",
+              "depthwise_conv7x7_weight_grad: isa must be 'auto', 'avx512', "
+              "'avx2' or 'default', got '", isa, "'");
+  return &weight_grad_blocks_default;
+}
+
 at::Tensor depthwise_conv7x7_weight_grad(const at::Tensor& input,
-                                         const at::Tensor& grad_output) {
+                                         const at::Tensor& grad_output,
+                                         c10::string_view isa) {
   TORCH_CHECK(input.device().is_cpu() && grad_output.device().is_cpu(),
               "depthwise_conv7x7_weight_grad: CPU tensors expected");
   TORCH_CHECK(input.scalar_type() == at::kFloat &&
@@ -127,6 +158,7 @@ at::Tensor depthwise_conv7x7_weight_grad(const at::Tensor& input,
               "depthwise_conv7x7_weight_grad: input and grad_output must be "
               "(N, C, H, W) of one shape, got ",
               input.sizes(), " and ", grad_output.sizes());
+  const BlocksFn blocks = select_kernel(isa);
   const at::Tensor x = input.contiguous(at::MemoryFormat::ChannelsLast);
   const at::Tensor g = grad_output.contiguous(at::MemoryFormat::ChannelsLast);
   const Shape s{x.size(0), x.size(2), x.size(3), x.size(1)};
@@ -134,11 +166,6 @@ at::Tensor depthwise_conv7x7_weight_grad(const at::Tensor& input,
   const float* x_ptr = x.const_data_ptr<float>();
   const float* g_ptr = g.const_data_ptr<float>();
   float* out_ptr = out.data_ptr<float>();
-  auto* blocks = &weight_grad_blocks_default;
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    blocks = &weight_grad_blocks_avx512;
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    blocks = &weight_grad_blocks_avx2;
   const int64_t num_blocks = (s.c + kLanes - 1) / kLanes;
   at::parallel_for(0, num_blocks, 1, [&](int64_t b0, int64_t b1) {
     blocks(x_ptr, g_ptr, s, b0, b1, out_ptr);
@@ -147,8 +174,8 @@ at::Tensor depthwise_conv7x7_weight_grad(const at::Tensor& input,
 }
 
 TORCH_LIBRARY_FRAGMENT(mmhornet, m) {
-  m.def("depthwise_conv7x7_weight_grad(Tensor input, Tensor grad_output) -> "
-        "Tensor");
+  m.def("depthwise_conv7x7_weight_grad(Tensor input, Tensor grad_output, "
+        "str isa='auto') -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(mmhornet, CPU, m) {
