@@ -6,6 +6,7 @@ The weight gradient comes from the C++ operator
 ``mmhornet._ext``), the input gradient from a forward convolution with the
 flipped kernel; both compute the same sums as PyTorch's backward.
 """
+import warnings
 from typing import Optional
 
 import torch
@@ -13,7 +14,13 @@ import torch.nn.functional as F
 
 try:
     from mmhornet import _ext  # noqa: F401 (registers the operators)
-except ImportError:
+except ModuleNotFoundError:  # installed with MMHORNET_WITH_OPS=0
+    _ext = None
+except ImportError as error:  # built, but not for this torch
+    warnings.warn(
+        f'mmhornet._ext failed to load ({error}); HorNet runs without its '
+        'C++ operators (same results, slower CPU training). Rebuild them '
+        'for the installed torch: pip install --no-build-isolation -e .')
     _ext = None
 
 

@@ -145,3 +145,32 @@ def test_traced_depthwise_conv_is_a_convolution():
     kinds = {node.kind() for node in traced.graph.nodes()}
     assert 'aten::_convolution' in kinds
     assert 'prim::PythonOp' not in kinds
+
+
+def test_a_broken_build_warns(monkeypatch):
+    """An extension built for another torch fails to load: that is said,
+    and HorNet runs without it."""
+    import importlib
+    import sys
+
+    import mmhornet
+    from mmhornet.ops import depthwise_conv
+
+    class BrokenBuild:
+
+        def find_spec(self, name, path=None, target=None):
+            if name == 'mmhornet._ext':
+                raise ImportError('undefined symbol: _ZN3c10...')
+            return None
+
+    monkeypatch.delattr(mmhornet, '_ext')
+    monkeypatch.delitem(sys.modules, 'mmhornet._ext')
+    monkeypatch.setattr(sys, 'meta_path', [BrokenBuild()] + sys.meta_path)
+    try:
+        with pytest.warns(UserWarning, match='failed to load.*undefined'):
+            reloaded = importlib.reload(depthwise_conv)
+        assert not reloaded.ops_available()
+    finally:
+        monkeypatch.undo()
+        importlib.reload(depthwise_conv)
+    assert depthwise_conv.ops_available()
