@@ -31,31 +31,50 @@ def ops_available() -> bool:
 
 class _DepthwiseConv7x7(torch.autograd.Function):
     """``F.conv2d(x, weight, bias, padding=3, groups=C)`` with the backward
-    described in the module docstring."""
+    described in the module docstring.
+
+    ``dtype`` is the precision of the convolution: float32, or under CPU
+    autocast bfloat16, to which the inputs are cast as autocast would cast
+    them. The gradients of float32 weights then carry the rounding to
+    bfloat16 that autocast's cast would give them.
+    """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor,
-                bias: Optional[torch.Tensor]) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        return F.conv2d(x, weight, bias, padding=3, groups=x.shape[1])
+                bias: Optional[torch.Tensor],
+                dtype: torch.dtype) -> torch.Tensor:
+        with torch.autocast('cpu', enabled=False):
+            x_low, weight_low = x.to(dtype), weight.to(dtype)
+            bias_low = None if bias is None else bias.to(dtype)
+            out = F.conv2d(
+                x_low, weight_low, bias_low, padding=3, groups=x.shape[1])
+        ctx.save_for_backward(x_low, weight_low)
+        ctx.dtypes = (x.dtype, weight.dtype,
+                      None if bias is None else bias.dtype)
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
+        x_dtype, weight_dtype, bias_dtype = ctx.dtypes
         grad_x = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            # For stride 1 and padding (k - 1) / 2, the transposed
-            # convolution is the convolution with the flipped kernel.
-            grad_x = F.conv2d(
-                grad, weight.flip(2, 3), padding=3, groups=x.shape[1])
-        if ctx.needs_input_grad[1]:
-            grad_weight = torch.ops.mmhornet.depthwise_conv7x7_weight_grad(
-                x, grad)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.sum((0, 2, 3))
-        return grad_x, grad_weight, grad_bias
+        grad = grad.to(x.dtype)
+        with torch.autocast('cpu', enabled=False):
+            if ctx.needs_input_grad[0]:
+                # For stride 1 and padding (k - 1) / 2, the transposed
+                # convolution is the convolution with the flipped kernel.
+                grad_x = F.conv2d(
+                    grad, weight.flip(2, 3), padding=3,
+                    groups=x.shape[1]).to(x_dtype)
+            if ctx.needs_input_grad[1]:
+                grad_weight = torch.ops.mmhornet.depthwise_conv7x7_weight_grad(
+                    x.float(), grad.float())
+                grad_weight = grad_weight.to(x.dtype).to(weight_dtype)
+            if bias_dtype is not None and ctx.needs_input_grad[2]:
+                grad_bias = grad.float().sum((0, 2, 3))
+                grad_bias = grad_bias.to(x.dtype).to(bias_dtype)
+        return grad_x, grad_weight, grad_bias, None
 
 
 def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor,
@@ -64,19 +83,25 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor,
     """Depth-wise convolution (stride 1, ``groups = C``) of ``x`` (N, C, H,
     W) with ``weight`` (C, 1, k, k).
 
-    When a CPU float32 7x7 convolution (padding 3) needs gradients and the
-    C++ operators are available, its backward is the faster one of
-    :class:`_DepthwiseConv7x7` (a few times faster than oneDNN's on HorNet's
-    channels-last shapes). Otherwise, inside ``torch.compile`` and when
-    traced (FLOP counters, ONNX export see a plain convolution), it is
-    ``F.conv2d``.
+    When a 7x7 convolution (padding 3) on CPU needs gradients, in float32 or
+    under bfloat16 autocast, and the C++ operators are available, its
+    backward is the faster one of :class:`_DepthwiseConv7x7` (a few times
+    faster than oneDNN's on HorNet's channels-last shapes). Otherwise,
+    inside ``torch.compile`` and when traced (FLOP counters, ONNX export see
+    a plain convolution), it is ``F.conv2d``.
     """
+    if torch.is_autocast_enabled('cpu'):
+        dtype = torch.get_autocast_dtype('cpu')
+    else:
+        dtype = x.dtype
     if (_ext is not None and torch.is_grad_enabled()
             and (x.requires_grad or weight.requires_grad)
-            and x.device.type == 'cpu' and x.dtype == torch.float32
-            and weight.dtype == torch.float32 and weight.shape[-2:] == (7, 7)
-            and padding == 3 and not torch.is_autocast_enabled('cpu')
+            and x.device.type == 'cpu'
+            and dtype in (torch.float32, torch.bfloat16)
+            and x.dtype in (torch.float32, torch.bfloat16)
+            and weight.dtype in (torch.float32, dtype)
+            and weight.shape[-2:] == (7, 7) and padding == 3
             and not torch.jit.is_tracing()
             and not torch.compiler.is_compiling()):
-        return _DepthwiseConv7x7.apply(x, weight, bias)
+        return _DepthwiseConv7x7.apply(x, weight, bias, dtype)
     return F.conv2d(x, weight, bias, padding=padding, groups=x.shape[1])

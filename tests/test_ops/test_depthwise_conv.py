@@ -88,6 +88,41 @@ def test_depthwise_conv2d_gradients(shape, with_bias):
         assert relative_error(value, expected) < 1e-6
 
 
+@pytest.mark.parametrize('shape', SHAPES)
+@pytest.mark.parametrize('input_dtype', [torch.bfloat16, torch.float32])
+def test_depthwise_conv2d_under_bfloat16_autocast(shape, input_dtype):
+    """Under autocast the convolution runs in bfloat16 as F.conv2d would,
+    and the float32 parameters get gradients rounded as autocast's casts
+    round them."""
+    torch.manual_seed(0)
+    x0 = torch.randn(shape).contiguous(memory_format=torch.channels_last)
+    weight0 = torch.randn(shape[1], 1, 7, 7) * 0.1
+    bias0 = torch.randn(shape[1])
+    grad = torch.randn(shape, dtype=torch.bfloat16)
+    results = []
+    for conv in (depthwise_conv2d, F.conv2d):
+        x, weight, bias = (
+            t.clone().requires_grad_() for t in (x0, weight0, bias0))
+        with torch.autocast('cpu', torch.bfloat16):
+            kwargs = dict(padding=3)
+            if conv is F.conv2d:
+                kwargs['groups'] = shape[1]
+            out = conv(x.to(input_dtype), weight, bias, **kwargs)
+        results.append(
+            [out, *torch.autograd.grad(out, (x, weight, bias), grad)])
+    ours, expected = results
+    assert type(ours[0].grad_fn).__name__ == '_DepthwiseConv7x7Backward'
+    for value, reference in zip(ours, expected):
+        assert value.dtype == reference.dtype
+        # The same float32-accumulated sums, rounded to bfloat16 the same
+        # way; allow one bfloat16 rounding step of difference.
+        torch.testing.assert_close(
+            value.float(),
+            reference.float(),
+            rtol=8e-3,
+            atol=8e-3 * reference.float().abs().max().item())
+
+
 def test_depthwise_conv2d_weight_only_gradient():
     x = torch.randn(2, 16, 8, 8)
     weight = torch.randn(16, 1, 7, 7, requires_grad=True)
@@ -97,15 +132,14 @@ def test_depthwise_conv2d_weight_only_gradient():
     assert relative_error(grad_weight, reference) < 1e-6
 
 
-@pytest.mark.parametrize('case', ['no_grad', 'float64', '3x3', 'autocast'])
+@pytest.mark.parametrize('case', ['no_grad', 'float64', '3x3'])
 def test_depthwise_conv2d_falls_back_to_conv2d(case):
     dtype = torch.float64 if case == 'float64' else torch.float32
     size = 3 if case == '3x3' else 7
     x = torch.randn(1, 16, 6, 6, dtype=dtype, requires_grad=True)
     weight = torch.randn(16, 1, size, size, dtype=dtype, requires_grad=True)
     padding = (size - 1) // 2
-    with torch.set_grad_enabled(case != 'no_grad'), torch.autocast(
-            'cpu', torch.bfloat16, enabled=case == 'autocast'):
+    with torch.set_grad_enabled(case != 'no_grad'):
         out = depthwise_conv2d(x, weight, None, padding)
         expected = F.conv2d(x, weight, None, padding=padding, groups=16)
     assert out.grad_fn is None or 'Depthwise' not in type(out.grad_fn).__name__
