@@ -90,18 +90,21 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor,
     inside ``torch.compile`` and when traced (FLOP counters, ONNX export see
     a plain convolution), it is ``F.conv2d``.
     """
+    low_precision = (torch.float32, torch.bfloat16)
     if torch.is_autocast_enabled('cpu'):
+        # Autocast casts float32 and bfloat16 inputs to its dtype.
         dtype = torch.get_autocast_dtype('cpu')
+        dtypes_ok = dtype in low_precision and all(
+            t.dtype in low_precision
+            for t in (x, weight, bias) if t is not None)
     else:
         dtype = x.dtype
-    if (_ext is not None and torch.is_grad_enabled()
+        dtypes_ok = dtype in low_precision and all(
+            t.dtype == dtype for t in (weight, bias) if t is not None)
+    if (_ext is not None and dtypes_ok and torch.is_grad_enabled()
             and (x.requires_grad or weight.requires_grad)
-            and x.device.type == 'cpu'
-            and dtype in (torch.float32, torch.bfloat16)
-            and x.dtype in (torch.float32, torch.bfloat16)
-            and weight.dtype in (torch.float32, dtype)
-            and weight.shape[-2:] == (7, 7) and padding == 3
-            and not torch.jit.is_tracing()
+            and x.device.type == 'cpu' and weight.shape[-2:] == (7, 7)
+            and padding == 3 and not torch.jit.is_tracing()
             and not torch.compiler.is_compiling()):
         return _DepthwiseConv7x7.apply(x, weight, bias, dtype)
     return F.conv2d(x, weight, bias, padding=padding, groups=x.shape[1])

@@ -132,6 +132,16 @@ def test_depthwise_conv2d_weight_only_gradient():
     assert relative_error(grad_weight, reference) < 1e-6
 
 
+def test_mixed_dtypes_without_autocast_are_refused_as_by_conv2d():
+    x = torch.randn(1, 16, 6, 6, dtype=torch.bfloat16, requires_grad=True)
+    weight = torch.randn(16, 1, 7, 7, requires_grad=True)
+    with pytest.raises(RuntimeError) as ours:
+        depthwise_conv2d(x, weight, None, padding=3)
+    with pytest.raises(RuntimeError) as expected:
+        F.conv2d(x, weight, padding=3, groups=16)
+    assert str(ours.value) == str(expected.value)
+
+
 @pytest.mark.parametrize('case', ['no_grad', 'float64', '3x3'])
 def test_depthwise_conv2d_falls_back_to_conv2d(case):
     dtype = torch.float64 if case == 'float64' else torch.float32
@@ -208,3 +218,32 @@ def test_a_broken_build_warns(monkeypatch):
         monkeypatch.undo()
         importlib.reload(depthwise_conv)
     assert depthwise_conv.ops_available()
+
+
+def test_depthwise_conv2d_of_a_bfloat16_model():
+    """A model converted to bfloat16 (no autocast) gets the same outputs
+    and gradients as from F.conv2d, within one bfloat16 rounding step."""
+    torch.manual_seed(0)
+    shape = (2, 40, 9, 10)
+    tensors = (torch.randn(shape).contiguous(
+        memory_format=torch.channels_last), torch.randn(40, 1, 7, 7) * 0.1,
+               torch.randn(40))
+    grad = torch.randn(shape, dtype=torch.bfloat16)
+    results = []
+    for ours in (True, False):
+        x, weight, bias = (
+            t.to(torch.bfloat16).requires_grad_() for t in tensors)
+        if ours:
+            out = depthwise_conv2d(x, weight, bias, padding=3)
+            assert type(out.grad_fn).__name__ == '_DepthwiseConv7x7Backward'
+        else:
+            out = F.conv2d(x, weight, bias, padding=3, groups=40)
+        results.append(
+            [out, *torch.autograd.grad(out, (x, weight, bias), grad)])
+    for value, reference in zip(*results):
+        assert value.dtype == reference.dtype == torch.bfloat16
+        torch.testing.assert_close(
+            value.float(),
+            reference.float(),
+            rtol=8e-3,
+            atol=8e-3 * reference.float().abs().max().item())

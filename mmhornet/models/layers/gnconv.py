@@ -167,8 +167,8 @@ class DepthwiseConv2d(nn.Conv2d):
     """Depth-wise k x k convolution (``padding=(k - 1) // 2``) whose
     forward takes an output ``scale``, folded into the weight and bias: the
     same arithmetic as scaling the output, without a pass over it. On CPU,
-    7x7 float32 training uses the faster backward of
-    :func:`mmhornet.ops.depthwise_conv2d`.
+    7x7 training in float32 or under bfloat16 autocast uses the faster
+    backward of :func:`mmhornet.ops.depthwise_conv2d`.
 
     Args:
         channels (int): Input and output channels.
