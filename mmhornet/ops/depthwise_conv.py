@@ -59,7 +59,6 @@ class _DepthwiseConv7x7(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         x_dtype, weight_dtype, bias_dtype = ctx.dtypes
         grad_x = grad_weight = grad_bias = None
-        grad = grad.to(x.dtype)
         with torch.autocast('cpu', enabled=False):
             if ctx.needs_input_grad[0]:
                 # For stride 1 and padding (k - 1) / 2, the transposed

@@ -173,10 +173,11 @@ def roofline_images_per_s(model: nn.Module, args: argparse.Namespace,
     macs = get_complexity(copy.deepcopy(model).cpu().eval(),
                           (3, *args.shape))['flops']
     peak = matmul_peak_gflops(torch.device(args.device), dtype)
+    images_per_s = peak * 1e9 / (2 * macs)
     print(f'roofline: matrix products at {peak:.0f} GFLOP/s '
           f'({str(dtype)[6:]}), {2 * macs / 1e9:.4g} GFLOP per image: '
-          f'{peak * 1e9 / (2 * macs):.4g} img/s')
-    return peak * 1e9 / (2 * macs)
+          f'{images_per_s:.4g} img/s')
+    return images_per_s
 
 
 # Ops that run convolutions and matrix products on CPU (forward and
@@ -203,7 +204,7 @@ def time_breakdown(step: Callable[[], None], runs: int = 2) -> dict:
     others = {k: v for k, v in per_op.items() if k not in MATRIX_OPS}
     return dict(
         total_ms=sum(per_op.values()),
-        matrix_ms=sum(per_op.values()) - sum(others.values()),
+        matrix_ms=sum(v for k, v in per_op.items() if k in MATRIX_OPS),
         top_other=sorted(others.items(), key=lambda kv: -kv[1])[:5])
 
 
