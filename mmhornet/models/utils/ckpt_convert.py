@@ -21,10 +21,24 @@ _OFFICIAL_RULES: List[Tuple[str, str]] = [
     (r'^head\.(weight|bias)$', r'head.fc.\1'),
 ]
 
+# The official ``GNUPerHead`` (HorFPN study) fuses its levels with one
+# ``GNConvModule`` holding the gnConv and its norm (mmcv's name: ``bn`` for
+# BN/SyncBN, ``gn``, ``ln``, ``in``); mmhornet's ``GNUPerHead`` has
+# ``fpn_bottleneck = Sequential(gnConv, norm, activation)``.
+_FUSION = r'^(decode_head\.fpn_bottleneck)\.'
+_OFFICIAL_GN_MODULE_RULES: List[Tuple[str, str]] = [
+    (_FUSION + r'(proj_in|proj_out)\.(weight|bias)$', r'\1.0.\2.\3'),
+    (_FUSION + r'pws\.(\d+\.(weight|bias))$', r'\1.0.projs.\2'),
+    (_FUSION + r'dwconv\.(.+)$', r'\1.0.dwconv.\2'),
+    (_FUSION + r'(?:bn|gn|ln|in)\.(.+)$', r'\1.1.\2'),
+]
+
 # Official detection (mmdet 2.x) and segmentation (mmseg 0.x) checkpoints
 # already name the backbone ``backbone.`` and their necks and heads as mmdet
-# 3.x / mmseg 1.x do; only the gnConv and layer-scale keys differ.
+# 3.x / mmseg 1.x do (the gnConv necks of HorFPN included: no norm there);
+# only the gnConv, layer-scale and gnConv-head keys differ.
 _OFFICIAL_DENSE_RULES: List[Tuple[str, str]] = [
+    *_OFFICIAL_GN_MODULE_RULES,
     (r'^(.+\.)pws\.(\d+\.(weight|bias))$', r'\1projs.\2'),
     (r'^(backbone\.stages\.\d+\.\d+\.gamma[12])$', r'\1.weight'),
 ]
@@ -35,6 +49,23 @@ def is_official_layout(state_dict: Dict[str, torch.Tensor]) -> bool:
     (``gnconv.pws`` and bare ``gamma1``/``gamma2``) rather than mmhornet's."""
     return any(
         re.search(r'\.pws\.\d+\.|\.gamma[12]$', key) for key in state_dict)
+
+
+def _check_gn_modules(state_dict: Dict[str, torch.Tensor]) -> None:
+    """Refuse an official ``GNConvModule`` built with ``proj_out=False``.
+
+    Its output projection is an identity and holds no weights, while
+    mmhornet's gnConv always has one: such a checkpoint cannot load
+    strictly. (The official HorFPN configs use ``proj_out=True``.)
+    """
+    for key in state_dict:
+        match = re.match(_FUSION + r'proj_in\.weight$', key)
+        if match and f'{match.group(1)}.proj_out.weight' not in state_dict:
+            raise ValueError(
+                f'{match.group(1)} is an official GNConvModule without '
+                'proj_out (proj_out=False, an identity); mmhornet\'s gnConv '
+                'head always has an output projection, so these weights '
+                'cannot be converted.')
 
 
 def convert_official_hornet(
@@ -50,14 +81,21 @@ def convert_official_hornet(
       ``backbone.norm3``, ``head`` becomes ``head.fc`` and every other
       backbone key gets the ``backbone.`` prefix;
     - detection and segmentation (``checkpoint['state_dict']`` of mmdet 2.x
-      / mmseg 0.x, keys prefixed ``backbone.``): only ``pws`` (backbone and
-      gnConv necks) and ``gamma1``/``gamma2`` are renamed; neck and head keys
-      are those of mmdet 3.x / mmseg 1.x already.
+      / mmseg 0.x, keys prefixed ``backbone.``): ``pws`` (backbone and
+      gnConv necks) and ``gamma1``/``gamma2`` are renamed, and the gnConv
+      fusion module of the official ``GNUPerHead`` (``fpn_bottleneck.
+      {proj_in,dwconv,pws,proj_out,bn}``) becomes mmhornet's
+      ``fpn_bottleneck.0.{proj_in,dwconv,projs,proj_out}`` (the gnConv) and
+      ``fpn_bottleneck.1`` (its norm); other neck and head keys are those
+      of mmdet 3.x / mmseg 1.x already.
 
     Tensors are not changed.
 
     Args:
         state_dict (dict): The official weights.
+
+    Raises:
+        ValueError: An official gnConv head without output projection.
 
     Returns:
         tuple: The converted state dict, and the keys that matched no rule
@@ -65,6 +103,8 @@ def convert_official_hornet(
         result, never dropped.
     """
     dense = any(key.startswith('backbone.') for key in state_dict)
+    if dense:
+        _check_gn_modules(state_dict)
     rules = _OFFICIAL_DENSE_RULES if dense else _OFFICIAL_RULES
     converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     unknown = []
