@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mmhornet-installed
 INSTALL_INPUTS := requirements/pins.txt requirements/runtime.txt \
-	requirements/mminstall.txt requirements/tests.txt setup.py \
+	requirements/mminstall.txt requirements/tests.txt \
+	requirements/deploy.txt setup.py \
 	tools/misc/install_env.sh pyproject.toml \
 	$(wildcard mmhornet/ops/csrc/*.cpp)
 LINT_PATHS := mmhornet tools tests configs demo setup.py

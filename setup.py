@@ -105,6 +105,7 @@ if __name__ == '__main__':
         extras_require={
             'all': parse_requirements('requirements.txt'),
             'tests': parse_requirements('requirements/tests.txt'),
+            'deploy': parse_requirements('requirements/deploy.txt'),
             'docs': parse_requirements('requirements/docs.txt'),
             'mim': parse_requirements('requirements/mminstall.txt'),
         },

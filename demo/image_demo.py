@@ -7,6 +7,7 @@ segmentation paints the label map.
 Example:
     python demo/image_demo.py IMAGE hornet-tiny_3rdparty_in1k
     python demo/image_demo.py IMAGE CONFIG --checkpoint CKPT --show-dir out/
+    python demo/image_demo.py IMAGE CONFIG --checkpoint model.onnx
 """
 import argparse
 from pprint import pformat
@@ -23,7 +24,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('model', help='model name (see list_models) or config')
     parser.add_argument(
         '--checkpoint',
-        help='checkpoint path or URL; default: the published weights of a '
+        help='checkpoint path or URL, or an .onnx file exported from the '
+        'model (run by onnxruntime); default: the published weights of a '
         "model name, or the config's load_from")
     parser.add_argument(
         '--show-dir', help='save the visualised prediction in this folder')

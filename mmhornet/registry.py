@@ -17,7 +17,7 @@ MODELS = Registry(
     'model',
     parent=MMENGINE_MODELS,
     scope='mmhornet',
-    locations=['mmhornet.models'])
+    locations=['mmhornet.models', 'mmhornet.deploy'])
 OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMENGINE_OPTIM_WRAPPERS,

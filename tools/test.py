@@ -2,7 +2,8 @@
 """Test (evaluate) a checkpoint with a config of any OpenMMLab toolbox.
 
 The checkpoint may be a local path or an ``http(s)://`` URL (downloaded to
-the torch hub cache and loaded with ``weights_only=True``).
+the torch hub cache and loaded with ``weights_only=True``), or an ``.onnx``
+file exported by tools/deployment/pytorch2onnx.py, run by onnxruntime.
 """
 import argparse
 import numbers
@@ -20,7 +21,8 @@ from mmhornet.utils import check_data_roots, setup_launcher, teardown_launcher
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (evaluate) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file path or URL')
+    parser.add_argument(
+        'checkpoint', help='checkpoint file path or URL, or an .onnx file')
     parser.add_argument(
         '--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument(
@@ -87,6 +89,19 @@ def enable_tta(cfg: Config) -> None:
     cfg.model = cfg.tta_model
 
 
+def use_onnx_file(cfg: Config, args: argparse.Namespace) -> None:
+    """Evaluate an exported ONNX file (onnxruntime) instead of a checkpoint:
+    the config's model only supplies preprocessing and post-processing."""
+    if args.amp or args.tta:
+        raise SystemExit('--amp and --tta apply to PyTorch checkpoints; an '
+                         'ONNX file runs as exported (float32, one pass)')
+    cfg.model = ConfigDict(
+        type='mmhornet.OnnxRuntimeModel',
+        onnx_file=args.checkpoint,
+        model=cfg.model)
+    cfg.load_from = None
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge the command-line options into the config."""
     cfg.launcher = args.launcher
@@ -96,6 +111,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    if args.checkpoint.endswith('.onnx'):
+        use_onnx_file(cfg, args)
     if args.amp:
         cfg.test_cfg = ConfigDict(cfg.get('test_cfg') or {}, fp16=True)
     if args.tta:

@@ -124,7 +124,10 @@ def get_model(model: Union[str, Config],
             URL; ``False`` keeps the initial weights. Weights load strictly:
             a checkpoint that does not fit the model is an error. Official
             detection and segmentation checkpoints (raoyongming/HorNet) are
-            converted to mmhornet's keys on the way. Defaults to False.
+            converted to mmhornet's keys on the way. An ``.onnx`` file
+            exported from this model gives an :class:`OnnxRuntimeModel`
+            that runs it in onnxruntime with the config's preprocessing
+            and post-processing. Defaults to False.
         device (str | torch.device, optional): Where to put the model.
             Defaults to None (CPU).
         **kwargs: Overrides merged into ``config.model``, e.g.
@@ -146,11 +149,19 @@ def get_model(model: Union[str, Config],
 
     scope = config.get('default_scope', 'mmpretrain')
     registry = importlib.import_module(f'{scope}.registry')
+    onnx_file = pretrained if isinstance(
+        pretrained, str) and pretrained.endswith('.onnx') else None
     with DefaultScope.overwrite_default_scope(scope):
-        net = registry.MODELS.build(config.model)
+        if onnx_file:
+            from ..deploy import OnnxRuntimeModel
+            net = OnnxRuntimeModel(onnx_file, config.model)
+        else:
+            net = registry.MODELS.build(config.model)
 
     dataset_meta: Dict[str, Any] = {}
-    if pretrained:
+    if onnx_file:
+        dataset_meta = net.dataset_meta
+    elif pretrained:
         checkpoint = _load_checkpoint(pretrained, map_location='cpu')
         state_dict = checkpoint.get('state_dict', checkpoint)
         if is_official_layout(state_dict):

@@ -7,15 +7,24 @@ With ``--compare mmpretrain`` the same weights are also run through
 mmpretrain's HorNet, interleaving the two models repeat by repeat so that
 both see the same machine state; medians and the ratio are reported.
 
+With ``--backend onnxruntime`` (or ``openvino``) the model is exported to
+ONNX (dynamic batch) and the runtime's inference is timed against
+mmhornet's PyTorch eager model, same weights, interleaved, at batch 1 and
+``--batch-size``; ``--amp`` then means bfloat16 in both where the runtime
+supports it (OpenVINO's inference precision hint).
+
 Example:
     python tools/analysis_tools/benchmark.py hornet-tiny_3rdparty_in1k \
         --compare mmpretrain --amp
+    python tools/analysis_tools/benchmark.py hornet-tiny-gf_3rdparty_in1k \
+        --backend onnxruntime
 """
 import argparse
 import copy
 import inspect
 import resource
 import statistics
+import tempfile
 import time
 from contextlib import nullcontext
 from typing import Callable, Dict, List, Optional
@@ -88,6 +97,11 @@ def parse_args() -> argparse.Namespace:
         choices=['mmpretrain'],
         help="also time mmpretrain's HorNet with the same weights")
     parser.add_argument(
+        '--backend',
+        choices=['onnxruntime', 'openvino'],
+        help='also time the model exported to ONNX in this runtime '
+        '(inference at batch 1 and --batch-size)')
+    parser.add_argument(
         '--warmup', type=int, default=3, help='untimed runs (default: 3)')
     parser.add_argument(
         '--repeats', type=int, default=10, help='timed runs (default: 10)')
@@ -112,6 +126,38 @@ def mmpretrain_twin(model: nn.Module) -> nn.Module:
         twin = MODELS.build(cfg)
     twin.load_state_dict(model.state_dict(), strict=True)
     return twin
+
+
+class ExportedModel(nn.Module):
+    """An ONNX export of ``model`` run by onnxruntime or OpenVINO on CPU,
+    called like the PyTorch model (a batch in, logits out)."""
+
+    def __init__(self, model: nn.Module, backend: str,
+                 args: argparse.Namespace) -> None:
+        super().__init__()
+        from mmhornet.deploy import export_onnx
+        from mmhornet.deploy.runtime import create_session
+        self.folder = tempfile.TemporaryDirectory()
+        onnx_file = f'{self.folder.name}/model.onnx'
+        export_onnx(model, onnx_file, tuple(args.shape), dynamic_batch=True)
+        if backend == 'onnxruntime':
+            session = create_session(onnx_file)
+            name = session.get_inputs()[0].name
+            self.run = lambda x: session.run(None, {name: x})[0]
+        else:
+            try:
+                import openvino
+            except ImportError:
+                raise SystemExit('--backend openvino needs OpenVINO: '
+                                 'pip install openvino')
+            config = {'INFERENCE_NUM_THREADS': torch.get_num_threads()}
+            config['INFERENCE_PRECISION_HINT'] = ('bf16'
+                                                  if args.amp else 'f32')
+            compiled = openvino.Core().compile_model(onnx_file, 'CPU', config)
+            self.run = lambda x: compiled(x)[0]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.run(images.float().numpy()))
 
 
 def synchronize(device: torch.device) -> None:
@@ -278,6 +324,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.freeze and not args.compile:
         raise SystemExit('--freeze needs --compile')
+    if args.backend and (args.device != 'cpu' or args.compile or args.compare
+                         or args.mode == 'train'):
+        raise SystemExit('--backend times CPU inference of the exported '
+                         'model against the eager one: use it without '
+                         '--device, --compile, --compare and --mode train')
+    if args.backend == 'onnxruntime' and args.amp:
+        raise SystemExit('onnxruntime runs these graphs in float32 on CPU: '
+                         'use --amp with --backend openvino')
     if args.breakdown and torch.device(args.device).type != 'cpu':
         raise SystemExit('--breakdown profiles CPU ops; on a GPU use '
                          'torch.profiler with ProfilerActivity.CUDA')
@@ -293,6 +347,8 @@ def main() -> None:
     models = {'mmhornet': model}
     if args.compare == 'mmpretrain':
         models['mmpretrain'] = mmpretrain_twin(model)
+    if args.backend:
+        models[args.backend] = ExportedModel(model, args.backend, args)
     for name in models:
         models[name] = models[name].to(args.device)
         if args.channels_last:
@@ -315,8 +371,13 @@ def main() -> None:
     memory_kind = ('peak allocated'
                    if args.device.startswith('cuda') else 'process peak RSS')
     modes = ['infer', 'train'] if args.mode == 'both' else [args.mode]
-    for mode in modes:
-        batch = args.batch_size if mode == 'infer' else args.train_batch_size
+    if args.backend:
+        runs = [('infer', 1), ('infer', args.batch_size)]
+    else:
+        runs = [(mode,
+                 args.batch_size if mode == 'infer' else args.train_batch_size)
+                for mode in modes]
+    for mode, batch in runs:
         results = benchmark(models, mode, batch, args)
         label = 'inference' if mode == 'infer' else 'training step'
         for name, r in results.items():
@@ -334,17 +395,19 @@ def main() -> None:
                       f'{b["matrix_ms"]:.1f}, other '
                       f'{b["total_ms"] - b["matrix_ms"]:.1f} ({top})')
         if len(results) == 2:
+            # mmhornet against mmpretrain, or a runtime against mmhornet
+            fast, slow = ('mmhornet',
+                          'mmpretrain') if args.compare else (args.backend,
+                                                              'mmhornet')
             ratio = (
-                results['mmhornet']['images_per_s'] /
-                results['mmpretrain']['images_per_s'])
+                results[fast]['images_per_s'] / results[slow]['images_per_s'])
             # Each repeat times both models back to back, so the ratio
             # within a repeat is free of slow drifts of the machine.
             paired = [
-                ref / ours
-                for ours, ref in zip(results['mmhornet']['seconds'],
-                                     results['mmpretrain']['seconds'])
+                ref / ours for ours, ref in zip(results[fast]['seconds'],
+                                                results[slow]['seconds'])
             ]
-            print(f'{label:>13} speed-up mmhornet / mmpretrain: '
+            print(f'{label:>13} speed-up {fast} / {slow}: '
                   f'{ratio:.3f}x (per repeat: median '
                   f'{statistics.median(paired):.3f}x, range '
                   f'{min(paired):.3f}-{max(paired):.3f}x)')

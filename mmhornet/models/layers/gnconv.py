@@ -5,8 +5,11 @@ Adapted from https://github.com/raoyongming/HorNet (the arithmetic, not the
 code). Paper: `HorNet: Efficient High-Order Spatial Interactions with
 Recursive Gated Convolutions <https://arxiv.org/abs/2207.14284>`_.
 """
+import functools
+import math
 from typing import List, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -90,6 +93,81 @@ _spectral_filter_op.register_autograd(
     _spectral_filter_grads, setup_context=_save_inputs)
 
 
+@functools.lru_cache(maxsize=None)
+def _dft_bases(height: int,
+               width: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Real DFT matrices (float64, orthonormal scaling) of an H x W map.
+
+    Returns ``[cos; sin]`` (2H, H) of the DFT along H, the rFFT along W as
+    ``[cos | -sin]`` (W, 2Wf) and its inverse ``[c cos; -c sin]`` (2Wf, W),
+    with ``Wf = W // 2 + 1`` and ``c`` 1 for the DC and Nyquist bins, else 2
+    (the Hermitian twins a real signal's rFFT leaves out). Angles are taken
+    modulo 2 pi in integers first, so they are exact.
+    """
+    k_h = np.arange(height)
+    angle_h = 2 * np.pi * (np.outer(k_h, k_h) % height) / height
+    along_h = np.concatenate([np.cos(angle_h), np.sin(angle_h)])
+    freqs = width // 2 + 1
+    angle_w = 2 * np.pi * (np.outer(np.arange(width), np.arange(freqs)) %
+                           width) / width
+    rfft_w = np.concatenate([np.cos(angle_w), -np.sin(angle_w)], axis=1)
+    twins = np.full((freqs, 1), 2.)
+    twins[0] = 1.
+    if width % 2 == 0:
+        twins[-1] = 1.
+    irfft_w = np.concatenate(
+        [twins * rfft_w[:, :freqs].T, twins * rfft_w[:, freqs:].T])
+    return (along_h / math.sqrt(height), rfft_w / math.sqrt(width),
+            irfft_w / math.sqrt(width))
+
+
+def spectral_filter_matmul(x: torch.Tensor,
+                           weight: torch.Tensor) -> torch.Tensor:
+    """:func:`spectral_filter` as real matrix products: the export form.
+
+    ``rfft2``, the complex product with the filter and ``irfft2`` are
+    linear maps along H and W, written here with the DFT matrices of
+    :func:`_dft_bases` for the input's size (constants of an exported graph)
+    and real and imaginary parts kept apart. An exported graph therefore
+    holds only MatMul, Mul, Add/Sub, Slice and Concat (plus a Resize of the
+    filter when its size differs), which every runtime supports, instead
+    of ONNX ``DFT`` nodes (slow in onnxruntime for HorNet's sizes, not
+    supported by TensorRT). The sums are those of the FFT, so the two agree
+    within float rounding (about 1e-15 relative in float64 and 3e-7 in
+    float32, tested); eager runs keep ``torch.fft``, which is faster there.
+    The size must be static: a graph is exported for one input size.
+    """
+    height, width = x.shape[2:]
+    if not (isinstance(height, int) and isinstance(width, int)):
+        raise ValueError(
+            'A global filter is exported for one input size: give the '
+            'input static height and width (dynamic batch is fine).')
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    along_h, rfft_w, irfft_w = (
+        torch.from_numpy(b).to(x.device, dtype)
+        for b in _dft_bases(height, width))
+    freqs = width // 2 + 1
+    if weight.shape[1:3] != (height, freqs):
+        weight = resize_complex_weight(weight, height, freqs)
+    weight_re, weight_im = weight.to(dtype).unbind(-1)
+
+    def split(t: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        # (..., 2H, 2Wf) -> cos-re, cos-im, sin-re, sin-im, each (..., H, Wf)
+        return (*t[..., :height, :].split(freqs, -1),
+                *t[..., height:, :].split(freqs, -1))
+
+    # rFFT along W, then the DFT (cos - i sin) along H
+    cos_re, cos_im, sin_re, sin_im = split(along_h @ (x.to(dtype) @ rfft_w))
+    spec_re, spec_im = cos_re + sin_im, cos_im - sin_re
+    # the filter, a complex product
+    spec_re, spec_im = (spec_re * weight_re - spec_im * weight_im,
+                        spec_re * weight_im + spec_im * weight_re)
+    # inverse DFT (cos + i sin) along H, then the inverse rFFT along W
+    cos_re, cos_im, sin_re, sin_im = split(
+        along_h @ torch.cat([spec_re, spec_im], -1))
+    return torch.cat([cos_re - sin_im, cos_im + sin_re], -1) @ irfft_w
+
+
 def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Filter ``x`` (N, C, H, W) in the 2-D rFFT domain with ``weight``
     (C, h, w, 2), resized to the spectrum size ``(H, W // 2 + 1)`` if needed.
@@ -97,8 +175,12 @@ def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     Runs in at least float32 (FFTs in half precision are unsupported or
     inaccurate; a float64 model stays in float64). Inside ``torch.compile``
     it is the operator ``mmhornet::spectral_filter``, which inductor calls
-    as it is, with the gradients of eager autograd.
+    as it is, with the gradients of eager autograd. While the model is
+    exported (``torch.export``, ``torch.onnx.export``) it is
+    :func:`spectral_filter_matmul`, which has no FFT or complex op.
     """
+    if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+        return spectral_filter_matmul(x, weight)
     if torch.compiler.is_compiling():
         return _spectral_filter_op(x, weight)
     return _filter_spectrum(x, weight)

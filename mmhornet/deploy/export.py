@@ -1,0 +1,180 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""ONNX export of classifiers and segmentors.
+
+An exported graph takes what the model's ``forward`` takes in tensor mode,
+a preprocessed ``(N, 3, H, W)`` float batch, and returns logits:
+``(N, num_classes)`` for an mmpretrain classifier, ``(N, num_classes, H,
+W)`` at the input size for an mmseg segmentor (what ``encode_decode``
+returns). Preprocessing and post-processing stay with the config, as in
+mmdeploy, so the toolboxes' evaluators and inferencers can run the file.
+"""
+import json
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+
+from .runtime import INSTALL_HINT, create_session
+
+#: ``--verify`` tolerances: max |onnx - torch| / max |torch|.
+VERIFY_TOLERANCE = dict(classifier=1e-5, segmentor=1e-4)
+
+
+class ClassifierLogits(nn.Module):
+    """``model(inputs, mode='tensor')`` of an mmpretrain classifier: logits
+    ``(N, num_classes)``."""
+
+    def __init__(self, model: BaseModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.model(inputs, mode='tensor')
+
+
+class SegmentorLogits(nn.Module):
+    """``model.encode_decode`` of an mmseg segmentor: logits ``(N,
+    num_classes, H, W)`` at the input size."""
+
+    def __init__(self, model: BaseModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        size = inputs.shape[2:]
+        metas = [dict(img_shape=size, pad_shape=size, ori_shape=size)]
+        return self.model.encode_decode(inputs, metas)
+
+
+def model_task(model: BaseModel) -> str:
+    """``'classifier'`` or ``'segmentor'``; other models are refused."""
+    if hasattr(model, 'encode_decode') and hasattr(model, 'decode_head'):
+        return 'segmentor'
+    if hasattr(model, 'head') and hasattr(
+            model,
+            'extract_feat') and not (hasattr(model, 'rpn_head') or hasattr(
+                model, 'roi_head') or hasattr(model, 'bbox_head')):
+        return 'classifier'
+    raise TypeError(
+        f'ONNX export covers classifiers (mmpretrain ImageClassifier) and '
+        f'segmentors (mmseg EncoderDecoder), not {type(model).__name__}; '
+        'see docs/deployment.md for detectors.')
+
+
+def tensor_forward(model: BaseModel) -> nn.Module:
+    """The module whose graph is exported: logits of a preprocessed batch."""
+    if model_task(model) == 'segmentor':
+        return SegmentorLogits(model).eval()
+    return ClassifierLogits(model).eval()
+
+
+def export_onnx(model: BaseModel,
+                output_file: str,
+                shape: Tuple[int, int] = (224, 224),
+                batch_size: int = 1,
+                dynamic_batch: bool = False,
+                opset: Optional[int] = None) -> str:
+    """Export ``model`` (from :func:`mmhornet.get_model`) to ONNX.
+
+    Uses ``torch.onnx.export(..., dynamo=True)``. Global filters are traced
+    in their matrix-product form (:func:`spectral_filter_matmul`), so the
+    graph has no DFT or complex-valued op. Graphs hold for the traced
+    height and width (a global filter's DFT matrices and UPerNet's pyramid
+    pooling depend on them); the batch size may vary. The
+    model's ``dataset_meta`` and its config are stored in the file's
+    metadata, for the runtimes' post-processing.
+
+    Args:
+        model (BaseModel): A classifier or segmentor in eval mode.
+        output_file (str): Where to write the ``.onnx`` file.
+        shape (tuple[int, int]): Input height and width. Defaults to
+            (224, 224).
+        batch_size (int): Batch size of a static graph. Defaults to 1.
+        dynamic_batch (bool): Let the batch size vary. Defaults to False.
+        opset (int, optional): ONNX opset; torch's default if None.
+
+    Returns:
+        str: ``output_file``.
+    """
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as error:
+        raise ImportError('ONNX export needs onnx and onnxscript: '
+                          f'{INSTALL_HINT}') from error
+    task = model_task(model)
+    module = tensor_forward(model)
+    if dynamic_batch:
+        # traced at batch 2: torch.export specialises a size of 1
+        batch_size = 2
+    inputs = torch.rand(batch_size, 3, *shape)
+    output_name = 'logits' if task == 'classifier' else 'seg_logits'
+    with torch.no_grad():
+        program = torch.onnx.export(
+            module, (inputs, ),
+            dynamo=True,
+            input_names=['inputs'],
+            output_names=[output_name],
+            opset_version=opset,
+            dynamic_shapes=({
+                0: torch.export.Dim('batch')
+            }, ) if dynamic_batch else None,
+            external_data=False)
+    meta = dict(
+        task=task,
+        dataset_meta=json.dumps(_jsonable(model.dataset_meta or {})),
+        input_shape=json.dumps(
+            ['batch' if dynamic_batch else batch_size, 3, *shape]))
+    program.model.metadata_props.update(meta)
+    program.save(output_file)
+    return output_file
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.generic, )):
+        return value.item()
+    return value
+
+
+def verify_onnx(model: BaseModel,
+                onnx_file: str,
+                shape: Sequence[int],
+                batch_size: int = 1,
+                tolerance: Optional[float] = None,
+                seed: int = 0) -> float:
+    """Run ``onnx_file`` in onnxruntime and ``model`` in PyTorch on the same
+    random batch and compare.
+
+    Returns:
+        float: ``max |onnx - torch| / max |torch|``.
+
+    Raises:
+        AssertionError: The difference is above ``tolerance`` (default:
+            1e-5 for classifiers, 1e-4 for segmentation logits).
+    """
+    task = model_task(model)
+    tolerance = VERIFY_TOLERANCE[task] if tolerance is None else tolerance
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch_size, 3, *shape, generator=generator)
+    with torch.no_grad():
+        expected = tensor_forward(model)(inputs).float().numpy()
+    session = create_session(onnx_file)
+    actual = session.run(None,
+                         {session.get_inputs()[0].name: inputs.numpy()})[0]
+    if actual.shape != expected.shape:
+        raise AssertionError(f'{onnx_file}: output shape {actual.shape}, '
+                             f'PyTorch gives {expected.shape}')
+    error = float(
+        np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
+    if not error <= tolerance:
+        raise AssertionError(
+            f'{onnx_file} differs from PyTorch by {error:.3g} (max abs '
+            f'difference / max abs output) on a random {tuple(inputs.shape)} '
+            f'input, above the tolerance {tolerance:g}')
+    return error

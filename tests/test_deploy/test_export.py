@@ -1,0 +1,165 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""ONNX export: the matrix form of the global filter, and onnxruntime
+parity of small classifiers and segmentors (7x7 and GF)."""
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from mmhornet.apis import get_model
+from mmhornet.deploy import export_onnx, verify_onnx
+from mmhornet.models.layers.gnconv import (resize_complex_weight,
+                                           spectral_filter_matmul)
+from ..conftest import REPO_ROOT, TEST_CONFIG
+
+SEG_CONFIG = osp.join(REPO_ROOT, 'tests', 'data',
+                      'upernet_hornet-nano_tiny-ade.py')
+HORFPN_CONFIG = osp.join(REPO_ROOT, 'tests', 'data',
+                         'upernet-horfpn-gf_hornet-nano_tiny-ade.py')
+NANO = dict(
+    base_dim=8,
+    depths=[1, 1, 1, 1],
+    orders=[2, 2, 3, 3],
+    dw_cfg=[dict(type='DW', kernel_size=7)] * 4)
+NANO_GF = dict(
+    NANO,
+    dw_cfg=[
+        dict(type='DW', kernel_size=7),
+        dict(type='DW', kernel_size=7),
+        dict(type='GF', h=4, w=3),
+        dict(type='GF', h=2, w=2)
+    ])
+
+
+def fft_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The global filter as the official code computes it (torch.fft)."""
+    height, width = x.shape[2:]
+    spectrum = torch.fft.rfft2(x, dim=(2, 3), norm='ortho')
+    if weight.shape[1:3] != spectrum.shape[2:]:
+        weight = resize_complex_weight(weight, *spectrum.shape[2:])
+    spectrum = spectrum * torch.view_as_complex(weight.contiguous())
+    return torch.fft.irfft2(
+        spectrum, s=(height, width), dim=(2, 3), norm='ortho')
+
+
+@pytest.mark.parametrize('dtype, tolerance', [(torch.float64, 1e-13),
+                                              (torch.float32, 2e-6)])
+@pytest.mark.parametrize(
+    'size, filter_size',
+    [
+        ((14, 14), (14, 8)),  # HorNet-GF stage 3 at 224 px
+        ((7, 7), (7, 4)),  # stage 4: odd height and width
+        ((12, 10), (12, 6)),  # even, non-square
+        ((9, 13), (9, 7)),  # odd, non-square
+        ((14, 14), (7, 4)),  # filter resized up
+        ((6, 9), (12, 7)),  # filter resized down
+        ((1, 2), (1, 2)),  # degenerate sizes
+    ])
+def test_matrix_form_equals_torch_fft(size, filter_size, dtype, tolerance):
+    generator = torch.Generator().manual_seed(sum(size) + sum(filter_size))
+    x = torch.randn(2, 3, *size, generator=generator, dtype=dtype)
+    weight = torch.randn(3, *filter_size, 2, generator=generator, dtype=dtype)
+    expected = fft_filter(x, weight)
+    actual = spectral_filter_matmul(x, weight)
+    assert actual.dtype == dtype and actual.shape == x.shape
+    error = (actual - expected).abs().max() / expected.abs().max()
+    assert error < tolerance
+    # the tolerance is not loose: a one-bin error in the filter is caught
+    weight[0, -1, -1, 0] += 1
+    error = (spectral_filter_matmul(x, weight) - expected).abs().max()
+    assert error / expected.abs().max() > 1e-3
+
+
+def onnx_op_types(path: str) -> set:
+    graph = onnx.load(path).graph
+    types = set()
+
+    def walk(g):
+        for node in g.node:
+            types.add(node.op_type)
+            for attribute in node.attribute:
+                if attribute.g is not None:
+                    walk(attribute.g)
+
+    walk(graph)
+    return types
+
+
+@pytest.mark.parametrize('arch', [NANO, NANO_GF], ids=['7x7', 'gf'])
+def test_classifier_parity_in_onnxruntime(arch, tmp_path):
+    torch.manual_seed(0)
+    model = get_model(TEST_CONFIG, backbone=dict(arch=arch))
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(model, path, shape=(64, 96), dynamic_batch=True)
+    ops = onnx_op_types(path)
+    assert 'DFT' not in ops and 'STFT' not in ops
+    if arch is NANO_GF:
+        assert 'MatMul' in ops
+    # batch 3 through a graph traced at batch 1
+    error = verify_onnx(model, path, (64, 96), batch_size=3)
+    assert error < 1e-5
+    # the comparison can fail: a changed weight is seen
+    with torch.no_grad():
+        model.head.fc.bias[0] += 1e-3
+    with pytest.raises(AssertionError, match='differs from PyTorch by'):
+        verify_onnx(model, path, (64, 96), batch_size=1)
+
+
+@pytest.mark.parametrize(
+    'config, arch', [(SEG_CONFIG, NANO), (SEG_CONFIG, None),
+                     (HORFPN_CONFIG, None)],
+    ids=['upernet-7x7', 'upernet-gf', 'gnconv-head-gf'])
+def test_segmentor_parity_in_onnxruntime(config, arch, tmp_path):
+    torch.manual_seed(0)
+    overrides = dict(backbone=dict(arch=arch)) if arch else {}
+    model = get_model(config, **overrides)
+    path = str(tmp_path / 'seg.onnx')
+    export_onnx(model, path, shape=(64, 96), dynamic_batch=True)
+    assert 'DFT' not in onnx_op_types(path)
+    error = verify_onnx(model, path, (64, 96), batch_size=2)
+    assert error < 1e-4
+
+
+def test_metadata_and_config_runtime(tmp_path):
+    torch.manual_seed(0)
+    model = get_model(TEST_CONFIG)
+    model.dataset_meta = dict(classes=['a', 'b', 'c'])
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(model, path, shape=(32, 32))
+    runtime = get_model(TEST_CONFIG, pretrained=path)
+    assert runtime.dataset_meta == dict(classes=['a', 'b', 'c'])
+    images = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            runtime(images, mode='tensor').numpy(),
+            model(images, mode='tensor').numpy(),
+            rtol=1e-5,
+            atol=1e-6)
+    with pytest.raises(ValueError, match=r'takes inputs of shape \[1, 3, 32'):
+        runtime(torch.rand(1, 3, 64, 64), mode='tensor')
+
+
+def test_missing_onnxruntime_is_explained(tmp_path):
+    code = ('import sys; sys.modules["onnxruntime"] = None\n'
+            'from mmhornet.deploy.runtime import create_session\n'
+            'create_session("model.onnx")')
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            cwd=REPO_ROOT)
+    assert result.returncode != 0
+    assert 'needs onnxruntime: pip install "mmhornet[deploy]"' in \
+        result.stderr
+
+
+def test_detectors_are_refused(tmp_path):
+    from ..test_det.tiny_config import tiny_config
+    config = tiny_config('configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',
+                         str(tmp_path), str(tmp_path))
+    model = get_model(config)
+    with pytest.raises(TypeError, match='not MaskRCNN; see docs/deploy'):
+        export_onnx(model, str(tmp_path / 'unused.onnx'), (64, 64))
