@@ -115,6 +115,7 @@ def export_onnx(model: BaseModel,
         program = torch.onnx.export(
             module, (inputs, ),
             dynamo=True,
+            verbose=False,
             input_names=['inputs'],
             output_names=[output_name],
             opset_version=opset,
