@@ -3,14 +3,23 @@
 
 The toolbox (mmpretrain, mmdet, mmseg) is the config's ``default_scope``;
 mmhornet's modules are found through their ``mmhornet.`` type prefix.
+
+Every run saves crash-safe checkpoints with their random states (mmengine's
+``CheckpointHook`` becomes ``mmhornet.AtomicCheckpointHook`` and a
+``mmhornet.RandomStateHook`` is added), so that ``--resume`` continues an
+interrupted run exactly; ``--resume`` without a path skips unreadable
+checkpoints.
 """
 import argparse
+import logging
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmhornet  # noqa: F401  (modern-torch fixes: safe checkpoint loading)
+from mmhornet.engine import enable_safe_checkpoints, find_resumable_checkpoint
 from mmhornet.utils import check_data_roots, setup_launcher, teardown_launcher
 
 
@@ -23,8 +32,8 @@ def parse_args() -> argparse.Namespace:
         nargs='?',
         type=str,
         const='auto',
-        help='resume from this checkpoint, or from the latest checkpoint in '
-        'the work dir if no path is given')
+        help='resume from this checkpoint, or from the latest readable '
+        'checkpoint in the work dir if no path is given')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -76,9 +85,27 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def resolve_auto_resume(cfg: Config) -> None:
+    """``--resume`` without a path: the latest readable checkpoint of the
+    work dir (unreadable newer ones are skipped with a warning), or a fresh
+    start when there is none."""
+    if not cfg.get('resume') or cfg.get('load_from') is not None:
+        return
+    cfg.load_from = find_resumable_checkpoint(cfg.work_dir)
+    if cfg.load_from is None:
+        cfg.resume = False
+        print_log(
+            f'--resume: no checkpoint in {cfg.work_dir}; training starts '
+            'from the beginning.',
+            logger='current',
+            level=logging.WARNING)
+
+
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    enable_safe_checkpoints(cfg)
+    resolve_auto_resume(cfg)
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     setup_launcher(cfg)
     runner = Runner.from_cfg(cfg)

@@ -1,5 +1,15 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
+from .checkpoint import (AtomicCheckpointHook, atomic_write,
+                         enable_safe_checkpoints, find_resumable_checkpoint,
+                         is_readable_checkpoint)
 from .layer_decay import LayerDecayOptimWrapperConstructor
 from .optim_wrapper import AmpOptimWrapper
+from .random_state_hook import (RandomStateHook, get_random_states,
+                                set_random_states)
 
-__all__ = ['AmpOptimWrapper', 'LayerDecayOptimWrapperConstructor']
+__all__ = [
+    'AmpOptimWrapper', 'AtomicCheckpointHook',
+    'LayerDecayOptimWrapperConstructor', 'RandomStateHook', 'atomic_write',
+    'enable_safe_checkpoints', 'find_resumable_checkpoint',
+    'get_random_states', 'is_readable_checkpoint', 'set_random_states'
+]
