@@ -1,7 +1,7 @@
 # mmdeploy 1.3.x deploy config: an mmhornet Mask R-CNN (HorNet backbone, FPN
 # or HorFPN neck, 7x7 or GF) -> one ONNX graph ("end2end": preprocessed
 # image in; boxes, labels and 28x28 mask logits per box out) for
-# onnxruntime. See docs/deployment_detection.md for what it needs on
+# onnxruntime. See docs/deployment.md (Detection) for what it needs on
 # torch >= 2.9 (two compatibility patches) and what was measured.
 #
 # Static shape: a GF backbone is exported for one input size (its DFT bases
@@ -12,7 +12,7 @@ onnx_config = dict(
     export_params=True,
     keep_initializers_as_inputs=False,
     # 16: RoI Align is onnx::RoiAlign with coordinate_transformation_mode
-    # 'half_pixel', i.e. mmcv's aligned=True. Under 16 mmdeploy emulates it
+    # 'half_pixel', i.e. mmcv's aligned=True. Under 11 mmdeploy emulates it
     # by shifting the RoIs, which differs from mmcv for small RoIs (measured:
     # 8 of 100 boxes changed on a random HorNet-T Mask R-CNN at opset 11).
     opset_version=16,

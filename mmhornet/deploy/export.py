@@ -1,5 +1,5 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""ONNX export of classifiers and segmentors.
+"""ONNX export of classifiers, segmentors and detector features.
 
 An exported graph takes what the model's ``forward`` takes in tensor mode,
 a preprocessed ``(N, 3, H, W)`` float batch, and returns logits:
@@ -7,6 +7,9 @@ a preprocessed ``(N, 3, H, W)`` float batch, and returns logits:
 W)`` at the input size for an mmseg segmentor (what ``encode_decode``
 returns). Preprocessing and post-processing stay with the config, as in
 mmdeploy, so the toolboxes' evaluators and inferencers can run the file.
+For an mmdet detector the graph is its backbone and neck (``extract_feat``,
+one output per level): whole detectors go through mmdeploy
+(docs/deployment.md).
 """
 import json
 from typing import Optional, Sequence, Tuple
@@ -19,7 +22,7 @@ from mmengine.model import BaseModel
 from .runtime import INSTALL_HINT, create_session
 
 #: ``--verify`` tolerances: max |onnx - torch| / max |torch|.
-VERIFY_TOLERANCE = dict(classifier=1e-5, segmentor=1e-4)
+VERIFY_TOLERANCE = dict(classifier=1e-5, segmentor=1e-4, detector=1e-4)
 
 
 class ClassifierLogits(nn.Module):
@@ -48,26 +51,41 @@ class SegmentorLogits(nn.Module):
         return self.model.encode_decode(inputs, metas)
 
 
+class DetectorFeatures(nn.Module):
+    """``model.extract_feat`` of an mmdet detector: the backbone and neck
+    maps, one output per level (the detection heads are not exported)."""
+
+    def __init__(self, model: BaseModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        return tuple(self.model.extract_feat(inputs))
+
+
 def model_task(model: BaseModel) -> str:
-    """``'classifier'`` or ``'segmentor'``; other models are refused."""
+    """``'classifier'``, ``'segmentor'`` or ``'detector'``."""
     if hasattr(model, 'encode_decode') and hasattr(model, 'decode_head'):
         return 'segmentor'
-    if hasattr(model, 'head') and hasattr(
-            model,
-            'extract_feat') and not (hasattr(model, 'rpn_head') or hasattr(
-                model, 'roi_head') or hasattr(model, 'bbox_head')):
+    if any(
+            hasattr(model, head)
+            for head in ('rpn_head', 'roi_head', 'bbox_head')):
+        return 'detector'
+    if hasattr(model, 'head') and hasattr(model, 'extract_feat'):
         return 'classifier'
     raise TypeError(
-        f'ONNX export covers classifiers (mmpretrain ImageClassifier) and '
-        f'segmentors (mmseg EncoderDecoder), not {type(model).__name__}; '
-        'see docs/deployment.md for detectors.')
+        f'ONNX export covers mmpretrain classifiers, mmseg segmentors and '
+        f'the features of mmdet detectors, not {type(model).__name__}')
 
 
 def tensor_forward(model: BaseModel) -> nn.Module:
-    """The module whose graph is exported: logits of a preprocessed batch."""
-    if model_task(model) == 'segmentor':
-        return SegmentorLogits(model).eval()
-    return ClassifierLogits(model).eval()
+    """The module whose graph is exported: logits of a preprocessed batch,
+    or a detector's backbone and neck features."""
+    module = dict(
+        classifier=ClassifierLogits,
+        segmentor=SegmentorLogits,
+        detector=DetectorFeatures)[model_task(model)]
+    return module(model).eval()
 
 
 def export_onnx(model: BaseModel,
@@ -110,14 +128,19 @@ def export_onnx(model: BaseModel,
         # traced at batch 2: torch.export specialises a size of 1
         batch_size = 2
     inputs = torch.rand(batch_size, 3, *shape)
-    output_name = 'logits' if task == 'classifier' else 'seg_logits'
+    if task == 'detector':
+        with torch.no_grad():
+            levels = len(module(inputs[:1]))
+        output_names = [f'feats_{i}' for i in range(levels)]
+    else:
+        output_names = ['logits' if task == 'classifier' else 'seg_logits']
     with torch.no_grad():
         program = torch.onnx.export(
             module, (inputs, ),
             dynamo=True,
             verbose=False,
             input_names=['inputs'],
-            output_names=[output_name],
+            output_names=output_names,
             opset_version=opset,
             dynamic_shapes=({
                 0: torch.export.Dim('batch')
@@ -153,26 +176,33 @@ def verify_onnx(model: BaseModel,
     random batch and compare.
 
     Returns:
-        float: ``max |onnx - torch| / max |torch|``.
+        float: ``max |onnx - torch| / max |torch|`` (the largest over the
+        outputs: a detector's feature levels).
 
     Raises:
         AssertionError: The difference is above ``tolerance`` (default:
-            1e-5 for classifiers, 1e-4 for segmentation logits).
+            1e-5 for classifiers, 1e-4 for segmentation logits and detector
+            features).
     """
     task = model_task(model)
     tolerance = VERIFY_TOLERANCE[task] if tolerance is None else tolerance
     generator = torch.Generator().manual_seed(seed)
     inputs = torch.randn(batch_size, 3, *shape, generator=generator)
     with torch.no_grad():
-        expected = tensor_forward(model)(inputs).float().numpy()
+        expected = tensor_forward(model)(inputs)
+    if isinstance(expected, torch.Tensor):
+        expected = (expected, )
     session = create_session(onnx_file)
-    actual = session.run(None,
-                         {session.get_inputs()[0].name: inputs.numpy()})[0]
-    if actual.shape != expected.shape:
-        raise AssertionError(f'{onnx_file}: output shape {actual.shape}, '
-                             f'PyTorch gives {expected.shape}')
-    error = float(
-        np.abs(actual - expected).max() / max(np.abs(expected).max(), 1e-30))
+    actual = session.run(None, {session.get_inputs()[0].name: inputs.numpy()})
+    error = 0.
+    for ours, ref in zip(actual, expected, strict=True):
+        ref = ref.float().numpy()
+        if ours.shape != ref.shape:
+            raise AssertionError(f'{onnx_file}: output shape {ours.shape}, '
+                                 f'PyTorch gives {ref.shape}')
+        error = max(
+            error,
+            float(np.abs(ours - ref).max() / max(np.abs(ref).max(), 1e-30)))
     if not error <= tolerance:
         raise AssertionError(
             f'{onnx_file} differs from PyTorch by {error:.3g} (max abs '

@@ -74,6 +74,11 @@ class OnnxRuntimeModel(BaseModel):
         self.session = create_session(onnx_file, threads)
         metadata = self.session.get_modelmeta().custom_metadata_map
         self.task = metadata.get('task')
+        if self.task == 'detector':
+            raise ValueError(
+                f'{onnx_file} holds the backbone and neck of a detector, '
+                'not its heads: whole detectors are exported and run '
+                'through mmdeploy (docs/deployment.md)')
         if self.task not in ('classifier', 'segmentor'):
             raise ValueError(
                 f'{onnx_file} was not exported by mmhornet (no task in its '

@@ -2,7 +2,7 @@
 """Mask R-CNN with a HorNet backbone (7x7 and GF) through mmdeploy 1.3's
 ``torch2onnx`` and onnxruntime, against the same rewritten graph run in
 PyTorch. Skipped without mmdeploy, which is not a project requirement (see
-docs/deployment_detection.md: its protobuf<=3.20.2 pin conflicts with the
+docs/deployment.md (Detection): its protobuf<=3.20.2 pin conflicts with the
 pinned onnx)."""
 import functools
 import os.path as osp
@@ -15,7 +15,7 @@ mmdeploy = pytest.importorskip(
     'mmdeploy',
     reason='mmdeploy is not installed; it is not an mmhornet requirement '
     '(`pip install --no-deps mmdeploy==1.3.1` plus aenum, multiprocess, '
-    'prettytable, terminaltables: docs/deployment_detection.md)')
+    'prettytable, terminaltables: docs/deployment.md (Detection))')
 ort = pytest.importorskip('onnxruntime')
 onnx = pytest.importorskip('onnx')
 

@@ -156,10 +156,17 @@ def test_missing_onnxruntime_is_explained(tmp_path):
         result.stderr
 
 
-def test_detectors_are_refused(tmp_path):
+def test_detector_backbone_and_neck_features(tmp_path):
     from ..test_det.tiny_config import tiny_config
     config = tiny_config('configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',
                          str(tmp_path), str(tmp_path))
-    model = get_model(config)
-    with pytest.raises(TypeError, match='not MaskRCNN; see docs/deploy'):
-        export_onnx(model, str(tmp_path / 'unused.onnx'), (64, 64))
+    torch.manual_seed(0)
+    model = get_model(config)  # a tiny HorNet with GF stages 3 and 4
+    path = str(tmp_path / 'feats.onnx')
+    export_onnx(model, path, (64, 96))
+    assert 'DFT' not in onnx_op_types(path)
+    outputs = [o.name for o in onnx.load(path).graph.output]
+    assert outputs == [f'feats_{i}' for i in range(5)]  # FPN P2-P6
+    assert verify_onnx(model, path, (64, 96)) < 1e-4
+    with pytest.raises(ValueError, match='not its heads'):
+        get_model(config, pretrained=path)

@@ -1,10 +1,11 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""Export a classifier or segmentor to ONNX, optionally verified in
-onnxruntime.
+"""Export a classifier or segmentor (or a detector's backbone and neck) to
+ONNX, optionally verified in onnxruntime.
 
 The graph takes a preprocessed ``(N, 3, H, W)`` float batch and returns
 logits: ``(N, num_classes)`` for classifiers, ``(N, num_classes, H, W)`` for
 segmentors, for the input size given by ``--shape`` (the batch may vary).
+For detectors it returns the neck's feature maps (docs/deployment.md).
 Global-filter (GF) models are exported with the filter as real matrix
 products (no DFT op).
 
@@ -26,7 +27,8 @@ from mmhornet.apis import get_model
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Export a classifier or segmentor to ONNX')
+        description='Export a classifier, segmentor or detector backbone '
+        'and neck to ONNX')
     parser.add_argument('model', help='config file or model name')
     parser.add_argument(
         '--checkpoint',
@@ -51,7 +53,8 @@ def parse_args() -> argparse.Namespace:
         '--verify',
         action='store_true',
         help='run the file in onnxruntime on a random input and fail above '
-        '1e-5 (classifiers) or 1e-4 (segmentors) relative difference')
+        '1e-5 (classifiers) or 1e-4 (segmentors, detector features) '
+        'relative difference')
     return parser.parse_args()
 
 

@@ -27,10 +27,12 @@ def linear_gelu(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     product, a bias pass and a GELU pass over the (N, H, W, 4C) hidden
     tensor. Under autocast it runs in the autocast dtype, as ``F.linear``
     would. Otherwise (autograd, GPU, inside ``torch.compile``, which fuses
-    the pattern itself) it is ``F.gelu(F.linear(...))``.
+    the pattern itself, or while traced by TorchScript for ONNX export) it
+    is ``F.gelu(F.linear(...))``.
     """
     if (_FUSED_LINEAR_GELU and not torch.is_grad_enabled()
-            and x.device.type == 'cpu' and not torch.compiler.is_compiling()):
+            and x.device.type == 'cpu' and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing()):
         weight, bias = linear.weight, linear.bias
         if torch.is_autocast_enabled('cpu'):
             dtype = torch.get_autocast_dtype('cpu')

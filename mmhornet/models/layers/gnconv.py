@@ -138,6 +138,8 @@ def spectral_filter_matmul(x: torch.Tensor,
     The size must be static: a graph is exported for one input size.
     """
     height, width = x.shape[2:]
+    if torch.jit.is_tracing():  # TorchScript traces sizes as tensors
+        height, width = int(height), int(width)
     if not (isinstance(height, int) and isinstance(width, int)):
         raise ValueError(
             'A global filter is exported for one input size: give the '
