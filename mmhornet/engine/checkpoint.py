@@ -225,12 +225,13 @@ def _atomic_save(save: Callable) -> Callable:
     temporary file that is committed by a rename."""
 
     def save_checkpoint(out_dir: str, filename: str, *args, **kwargs):
+        if not is_main_process():  # Runner.save_checkpoint is master-only
+            return save(out_dir, filename, *args, **kwargs)
         path = osp.join(out_dir, filename)
         temp = _temp_name(path)
         try:
             save(osp.dirname(temp), osp.basename(temp), *args, **kwargs)
-            if is_main_process():  # Runner.save_checkpoint is master-only
-                _commit(temp, path)
+            _commit(temp, path)
         finally:
             if osp.exists(temp):
                 os.remove(temp)

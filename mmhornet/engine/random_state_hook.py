@@ -105,7 +105,8 @@ class RandomStateHook(Hook):
         # A checkpoint saved while validating (the best one) records the
         # states that training continues with.
         states = self._before_val or get_random_states()
-        sampler = getattr(runner.train_dataloader, 'sampler', None)
+        loop = getattr(runner, '_train_loop', None)  # may be unbuilt (dict)
+        sampler = getattr(getattr(loop, 'dataloader', None), 'sampler', None)
         states = dict(states, sampler_seed=getattr(sampler, 'seed', None))
         checkpoint.setdefault('meta', {})['random_states'] = states
 
