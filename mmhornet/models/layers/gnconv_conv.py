@@ -65,10 +65,22 @@ class gnConv2d(BaseModule):
     It exposes the attributes ConvModule and other callers read from a
     convolution (``in_channels``, ``out_channels``, ``kernel_size``,
     ``stride``, ``padding``, ``dilation``, ``groups``, ``transposed``,
-    ``output_padding``, ``bias``). It has an ``init_weights``, so ConvModule
-    does not Kaiming-initialise it as one convolution: its parts keep their
-    PyTorch initialisation or what the enclosing model's ``init_cfg``
-    applies to its ``Conv2d`` parts.
+    ``output_padding``, ``bias``).
+
+    Initialisation: every convolution inside is drawn from ``N(0, 1 /
+    fan_in)`` with zero biases, when built and again in ``init_weights``
+    (unless ``init_cfg`` is given, which then applies instead; ConvModule
+    sees the method and does not Kaiming-initialise the layer as one
+    convolution, and an enclosing model's ``init_cfg`` for ``Conv2d`` is
+    overridden when its ``init_weights`` reaches the layer). Each
+    projection then keeps the variance of its input and a gate product
+    multiplies it by ``scale ** 2``, so with ``scale=1`` the output has
+    about the input's variance. PyTorch's default initialisation gives
+    1/50 to 1/200 of it (orders 1-5), and in a ResNet-50 trained on digits
+    the output variance of such layers stayed near 1e-6, below a following
+    BatchNorm's ``eps``: BN damped the layer, and its running variance,
+    starting at 1, had not come down after 70 iterations, so the model
+    scored at chance in evaluation mode (91% with batch statistics).
 
     Args:
         in_channels (int): Input channels.
@@ -175,6 +187,24 @@ class gnConv2d(BaseModule):
             mid_channels=mid_channels)
         if not bias:
             self.gnconv.proj_out.register_parameter('bias', None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw every convolution's weights from ``N(0, 1 / fan_in)`` and
+        zero its bias (the global filter keeps its own initialisation)."""
+        for module in self.gnconv.modules():
+            if isinstance(module, nn.Conv2d):
+                fan_in = module.weight[0].numel()
+                nn.init.normal_(module.weight, std=fan_in**-0.5)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+
+    def init_weights(self) -> None:
+        """Apply ``init_cfg`` if given, else :meth:`reset_parameters`."""
+        if self.init_cfg is not None:
+            super().init_weights()
+        else:
+            self.reset_parameters()
 
     @property
     def bias(self) -> Optional[nn.Parameter]:

@@ -193,14 +193,44 @@ def test_conv_module_reads_the_layer():
     for size in SIZES:
         x = torch.randn(2, 8, *size)
         assert module(x).shape == plain(x).shape
-    # no norm: a bias, which ConvModule's Kaiming init (conv bias set to 0)
-    # leaves alone since the layer has its own init_weights
-    module = ConvModule(8, 16, 3, padding=1, conv_cfg=cfg)
-    assert module.conv.bias is not None
-    assert module.conv.bias.abs().sum() > 0
+    # ConvModule's Kaiming init (fan_out) left the layer's own init alone
+    proj_in = module.conv.gnconv.proj_in.weight
+    assert abs(proj_in.std().item() * 8**0.5 - 1) < 0.15  # N(0, 1/fan_in)
     # explicit padding hands the layer padding 0: refused, not ignored
     with pytest.raises(ValueError, match='got padding 0'):
         ConvModule(8, 16, 3, padding=1, conv_cfg=cfg, padding_mode='reflect')
+
+
+@pytest.mark.parametrize('order', [1, 3, 5])
+@pytest.mark.parametrize('mixer', ['DW', 'GF'])
+def test_initialisation_keeps_the_variance(order, mixer):
+    """With scale 1 the output variance is about the input's, also after
+    an enclosing model's Kaiming init, and an init_cfg of the layer
+    applies."""
+    torch.manual_seed(0)
+    dw_cfg = dict(type='GF', h=8, w=5) if mixer == 'GF' else None
+    layer = gnConv2d(64, 64, 3, padding=1, order=order, dw_cfg=dw_cfg)
+    x = torch.randn(8, 64, 16, 16)
+    with torch.no_grad():
+        assert 0.1 < layer(x).var().item() < 10
+        for module in layer.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode='fan_out')
+        layer.init_weights()
+        assert 0.1 < layer(x).var().item() < 10
+        if mixer == 'DW':  # PyTorch's default init: 1/50-1/200
+            plain = gnConv(
+                64, order=order, dw_cfg=dict(type='DW', kernel_size=3))
+            assert plain(x).var().item() < 0.05
+    layer = gnConv2d(
+        8,
+        8,
+        3,
+        padding=1,
+        order=2,
+        init_cfg=dict(type='Constant', val=0.5, layer='Conv2d'))
+    layer.init_weights()
+    assert torch.all(layer.gnconv.proj_out.weight == 0.5)
 
 
 def count_layers(model: nn.Module) -> int:
@@ -223,6 +253,10 @@ def test_resnet_dcn_slot(strides, dilations):
         stage_with_dcn=(False, True, True, True))
     plain.eval()  # mmdet's train() returns None
     model.eval()
+    model.init_weights()
+    # the layers' own init after ResNet's Kaiming init_cfg
+    stats = model.layer3[1].conv2.gnconv.proj_out.weight.std().item()
+    assert abs(stats * model.layer3[1].conv2.out_channels**0.5 - 1) < 0.1
     assert count_layers(model) == 4 + 6 + 3
     assert isinstance(model.layer1[0].conv2, nn.Conv2d)
     conv2 = model.layer2[0].conv2

@@ -1,0 +1,1 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
