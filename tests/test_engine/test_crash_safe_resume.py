@@ -13,6 +13,7 @@ import textwrap
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmhornet.compat import load_checkpoint_file
@@ -159,7 +160,10 @@ def test_iteration_based_resume_is_exact(configs, tiny_folder_dataset,
         if resume_from:
             run_cfg.resume = True
             run_cfg.load_from = str(tmp_path / 'whole' / resume_from)
-        Runner.from_cfg(run_cfg).train()
+        # The scope the Runner registers is dropped afterwards, so that the
+        # tests that follow in this process see none.
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            Runner.from_cfg(run_cfg).train()
         runs[name] = load_checkpoint_file(
             osp.join(run_cfg.work_dir, 'iter_8.pth'))
     assert runs['resumed']['meta']['iter'] == 8
