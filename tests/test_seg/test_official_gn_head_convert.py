@@ -239,6 +239,24 @@ def test_official_gn_uper_head_converts_and_loads_strictly(mixer):
         torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=2e-6)
 
 
+def test_plain_uperhead_fusion_conv_is_kept():
+    """mmseg's UPerHead names its fusion ConvModule's norm ``bn`` too: only
+    a gnConv fusion module (one with ``proj_in``) is renamed."""
+    state_dict = OrderedDict([
+        ('backbone.stages.0.0.gamma1', torch.ones(2)),
+        ('decode_head.fpn_bottleneck.conv.weight', torch.ones(4, 8, 3, 3)),
+        ('decode_head.fpn_bottleneck.bn.weight', torch.ones(4)),
+        ('decode_head.fpn_bottleneck.bn.running_var', torch.ones(4)),
+    ])
+    converted, _ = convert_official_hornet(state_dict)
+    assert list(converted) == [
+        'backbone.stages.0.0.gamma1.weight',
+        'decode_head.fpn_bottleneck.conv.weight',
+        'decode_head.fpn_bottleneck.bn.weight',
+        'decode_head.fpn_bottleneck.bn.running_var'
+    ]
+
+
 def test_official_head_without_proj_out_is_refused():
     state_dict = {
         'backbone.stages.0.0.gamma1': torch.ones(2),

@@ -36,9 +36,10 @@ _OFFICIAL_GN_MODULE_RULES: List[Tuple[str, str]] = [
 # Official detection (mmdet 2.x) and segmentation (mmseg 0.x) checkpoints
 # already name the backbone ``backbone.`` and their necks and heads as mmdet
 # 3.x / mmseg 1.x do (the gnConv necks of HorFPN included: no norm there);
-# only the gnConv, layer-scale and gnConv-head keys differ.
+# only the gnConv and layer-scale keys differ, and those of the gnConv head
+# (whose fusion module has a ``proj_in``; mmseg's plain UPerHead has a
+# ConvModule there, ``fpn_bottleneck.conv`` / ``.bn``, kept as it is).
 _OFFICIAL_DENSE_RULES: List[Tuple[str, str]] = [
-    *_OFFICIAL_GN_MODULE_RULES,
     (r'^(.+\.)pws\.(\d+\.(weight|bias))$', r'\1projs.\2'),
     (r'^(backbone\.stages\.\d+\.\d+\.gamma[12])$', r'\1.weight'),
 ]
@@ -106,6 +107,10 @@ def convert_official_hornet(
     if dense:
         _check_gn_modules(state_dict)
     rules = _OFFICIAL_DENSE_RULES if dense else _OFFICIAL_RULES
+    if dense and any(
+            re.match(_FUSION + r'proj_in\.', key) for key in state_dict):
+        # A gnConv head; mmseg's UPerHead keeps ``fpn_bottleneck.conv/bn``.
+        rules = _OFFICIAL_GN_MODULE_RULES + rules
     converted: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
     unknown = []
     for key, value in state_dict.items():
