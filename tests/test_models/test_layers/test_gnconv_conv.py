@@ -292,3 +292,28 @@ def test_fpn_conv_cfg():
         ]
         outs, expected = neck(feats), plain(feats)
         assert [o.shape for o in outs] == [e.shape for e in expected]
+
+
+def test_the_plugin_way_adds_a_gnconv_after_conv2():
+    """docs/backbone.md's second way: gnConv as an mmcv plugin, after the
+    3x3 convolution (which stays)."""
+    torch.manual_seed(0)
+    model = ResNet(
+        depth=50,
+        base_channels=8,
+        plugins=[
+            dict(
+                cfg=dict(type='mmhornet.gnConv', order=3, scale=1.0),
+                position='after_conv2',
+                stages=(False, True, True, True))
+        ])
+    block = model.layer2[0]
+    assert isinstance(block.conv2, nn.Conv2d)
+    plugin = getattr(block, block.after_conv2_plugin_names[0])
+    assert isinstance(plugin, gnConv) and plugin.order == 3
+    assert sum(isinstance(m, gnConv) for m in model.modules()) == 13
+    model.eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, 45, 67))
+    assert [o.shape[1:] for o in outs] == [(32, 12, 17), (64, 6, 9),
+                                           (128, 3, 5), (256, 2, 3)]
