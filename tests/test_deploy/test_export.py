@@ -12,7 +12,8 @@ import torch
 
 from mmhornet.apis import get_model
 from mmhornet.deploy import export_onnx, verify_onnx
-from mmhornet.models.layers.gnconv import (resize_complex_weight,
+from mmhornet.models.layers.gnconv import (MAX_PIXELS_2D_DFT,
+                                           resize_complex_weight,
                                            spectral_filter_matmul)
 from ..conftest import REPO_ROOT, TEST_CONFIG
 
@@ -58,6 +59,8 @@ def fft_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         ((14, 14), (7, 4)),  # filter resized up
         ((6, 9), (12, 7)),  # filter resized down
         ((1, 2), (1, 2)),  # degenerate sizes
+        ((24, 25), (24, 13)),  # above MAX_PIXELS_2D_DFT: products along H, W
+        ((26, 31), (12, 7)),  # the same, resized
     ])
 def test_matrix_form_equals_torch_fft(size, filter_size, dtype, tolerance):
     generator = torch.Generator().manual_seed(sum(size) + sum(filter_size))
@@ -66,6 +69,7 @@ def test_matrix_form_equals_torch_fft(size, filter_size, dtype, tolerance):
     expected = fft_filter(x, weight)
     actual = spectral_filter_matmul(x, weight)
     assert actual.dtype == dtype and actual.shape == x.shape
+    assert (size[0] * size[1] > MAX_PIXELS_2D_DFT) == (size[0] > 20)
     error = (actual - expected).abs().max() / expected.abs().max()
     assert error < tolerance
     # the tolerance is not loose: a one-bin error in the filter is caught

@@ -93,32 +93,75 @@ _spectral_filter_op.register_autograd(
     _spectral_filter_grads, setup_context=_save_inputs)
 
 
+def _irfft_twins(width: int) -> np.ndarray:
+    """Weights of the rFFT bins in the inverse of a real signal of length
+    ``width``: 1 for the DC and Nyquist bins, else 2 (the Hermitian twins
+    the rFFT leaves out)."""
+    twins = np.full(width // 2 + 1, 2.)
+    twins[0] = 1.
+    if width % 2 == 0:
+        twins[-1] = 1.
+    return twins
+
+
+@functools.lru_cache(maxsize=None)
+def _dft2_bases(height: int, width: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The 2-D rFFT of an H x W map as one real matrix, and its inverse.
+
+    With ``phi = 2 pi (k1 h / H + k2 w / W)`` over pixels ``(h, w)`` and
+    frequencies ``(k1, k2 < Wf = W // 2 + 1)``: the forward matrix is
+    ``[cos phi | -sin phi] / sqrt(HW)`` (HW, 2 H Wf), the inverse
+    ``[c cos phi; -c sin phi] / sqrt(HW)`` (2 H Wf, HW) with the bin weights
+    ``c`` of :func:`_irfft_twins`; ``sin phi`` vanishes on the DC and
+    Nyquist columns, so their imaginary parts drop out as in a C2R
+    transform. Phases are reduced modulo 2 pi in integers, so they are exact
+    before the float64 cosines are taken.
+    """
+    freqs = width // 2 + 1
+    rows, cols = np.meshgrid(
+        np.arange(height), np.arange(width), indexing='ij')
+    k1, k2 = np.meshgrid(np.arange(height), np.arange(freqs), indexing='ij')
+    pixels = height * width
+    turns = (np.outer(rows.ravel() * width, k1.ravel()) +
+             np.outer(cols.ravel() * height, k2.ravel())) % pixels
+    phase = 2 * np.pi * turns / pixels  # (HW, H Wf)
+    forward = np.concatenate([np.cos(phase), -np.sin(phase)], axis=1)
+    twins = np.tile(_irfft_twins(width), height)[:, None]
+    inverse = np.concatenate(
+        [twins * np.cos(phase).T, -twins * np.sin(phase).T])
+    return forward / math.sqrt(pixels), inverse / math.sqrt(pixels)
+
+
 @functools.lru_cache(maxsize=None)
 def _dft_bases(height: int,
                width: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Real DFT matrices (float64, orthonormal scaling) of an H x W map.
+    """The 2-D rFFT of an H x W map as 1-D transforms along each axis.
 
-    Returns ``[cos; sin]`` (2H, H) of the DFT along H, the rFFT along W as
+    Returns ``[cos | sin]`` (H, 2H) of the DFT along H, the rFFT along W as
     ``[cos | -sin]`` (W, 2Wf) and its inverse ``[c cos; -c sin]`` (2Wf, W),
-    with ``Wf = W // 2 + 1`` and ``c`` 1 for the DC and Nyquist bins, else 2
-    (the Hermitian twins a real signal's rFFT leaves out). Angles are taken
-    modulo 2 pi in integers first, so they are exact.
+    each orthonormally scaled, with the phases reduced as in
+    :func:`_dft2_bases`.
     """
     k_h = np.arange(height)
     angle_h = 2 * np.pi * (np.outer(k_h, k_h) % height) / height
-    along_h = np.concatenate([np.cos(angle_h), np.sin(angle_h)])
+    along_h = np.concatenate([np.cos(angle_h), np.sin(angle_h)], axis=1)
     freqs = width // 2 + 1
     angle_w = 2 * np.pi * (np.outer(np.arange(width), np.arange(freqs)) %
                            width) / width
     rfft_w = np.concatenate([np.cos(angle_w), -np.sin(angle_w)], axis=1)
-    twins = np.full((freqs, 1), 2.)
-    twins[0] = 1.
-    if width % 2 == 0:
-        twins[-1] = 1.
+    twins = _irfft_twins(width)[:, None]
     irfft_w = np.concatenate(
         [twins * rfft_w[:, :freqs].T, twins * rfft_w[:, freqs:].T])
     return (along_h / math.sqrt(height), rfft_w / math.sqrt(width),
             irfft_w / math.sqrt(width))
+
+
+#: Maps up to this many pixels (24 x 24: HorNet-GF's stages at 224 and 384
+#: px) are filtered with one matrix product per direction (2-D DFT
+#: matrices), larger ones with products along H and W (1-D DFT matrices:
+#: the 2-D matrices grow as the square of the map, e.g. 2 x 72 MB at the
+#: 50 x 84 maps of a detector).
+MAX_PIXELS_2D_DFT = 576
 
 
 def spectral_filter_matmul(x: torch.Tensor,
@@ -126,15 +169,19 @@ def spectral_filter_matmul(x: torch.Tensor,
     """:func:`spectral_filter` as real matrix products: the export form.
 
     ``rfft2``, the complex product with the filter and ``irfft2`` are
-    linear maps along H and W, written here with the DFT matrices of
-    :func:`_dft_bases` for the input's size (constants of an exported graph)
-    and real and imaginary parts kept apart. An exported graph therefore
-    holds only MatMul, Mul, Add/Sub, Slice and Concat (plus a Resize of the
-    filter when its size differs), which every runtime supports, instead
-    of ONNX ``DFT`` nodes (slow in onnxruntime for HorNet's sizes, not
-    supported by TensorRT). The sums are those of the FFT, so the two agree
-    within float rounding (about 1e-15 relative in float64 and 3e-7 in
-    float32, tested); eager runs keep ``torch.fft``, which is faster there.
+    linear maps, written here with DFT matrices for the input's size
+    (constants of an exported graph) and real and imaginary parts kept
+    apart. An exported graph therefore holds only MatMul, Mul, Add/Sub,
+    Transpose, Slice/Split and Concat (plus a Resize of the filter when its
+    size differs), which every runtime supports, instead of ONNX ``DFT``
+    nodes (slow in onnxruntime for HorNet's sizes, not supported by
+    TensorRT). The sums are those of the FFT, so the two agree within float
+    rounding (about 1e-15 relative in float64 and 5e-7 in float32, tested);
+    eager runs keep ``torch.fft``, which is faster there.
+
+    Small maps (up to :data:`MAX_PIXELS_2D_DFT` pixels) take one product
+    with the 2-D DFT matrix each way (6% faster HorNet-T-GF in onnxruntime
+    than the 1-D form, measured); larger maps take products along H and W.
     The size must be static: a graph is exported for one input size.
     """
     height, width = x.shape[2:]
@@ -145,29 +192,47 @@ def spectral_filter_matmul(x: torch.Tensor,
             'A global filter is exported for one input size: give the '
             'input static height and width (dynamic batch is fine).')
     dtype = torch.promote_types(x.dtype, torch.float32)
-    along_h, rfft_w, irfft_w = (
-        torch.from_numpy(b).to(x.device, dtype)
-        for b in _dft_bases(height, width))
     freqs = width // 2 + 1
     if weight.shape[1:3] != (height, freqs):
         weight = resize_complex_weight(weight, height, freqs)
-    weight_re, weight_im = weight.to(dtype).unbind(-1)
+    x, weight = x.to(dtype), weight.to(dtype)
+
+    def constant(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(array).to(x.device, dtype)
+
+    if height * width <= MAX_PIXELS_2D_DFT:
+        forward, inverse = map(constant, _dft2_bases(height, width))
+        weight_re, weight_im = weight.flatten(1, 2).unbind(-1)
+        spec_re, spec_im = (x.flatten(2) @ forward).chunk(2, -1)
+        spectrum = torch.cat([
+            spec_re * weight_re - spec_im * weight_im,
+            spec_re * weight_im + spec_im * weight_re
+        ], -1)
+        return (spectrum @ inverse).unflatten(-1, (height, width))
+
+    along_h, rfft_w, irfft_w = map(constant, _dft_bases(height, width))
+    # The maps are handled transposed, (..., W, H), between the products
+    # along W, so that each product has its matrix on the right (one large
+    # product instead of a batch of N * C small ones).
+    weight_re, weight_im = weight.transpose(1, 2).unbind(-1)
 
     def split(t: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        # (..., 2H, 2Wf) -> cos-re, cos-im, sin-re, sin-im, each (..., H, Wf)
-        return (*t[..., :height, :].split(freqs, -1),
-                *t[..., height:, :].split(freqs, -1))
+        # (..., 2Wf, 2H) -> re-cos, re-sin, im-cos, im-sin, each (..., Wf, H)
+        return (*t[..., :freqs, :].split(height, -1),
+                *t[..., freqs:, :].split(height, -1))
 
     # rFFT along W, then the DFT (cos - i sin) along H
-    cos_re, cos_im, sin_re, sin_im = split(along_h @ (x.to(dtype) @ rfft_w))
-    spec_re, spec_im = cos_re + sin_im, cos_im - sin_re
+    spectrum = (x @ rfft_w).transpose(-1, -2)
+    re_cos, re_sin, im_cos, im_sin = split(spectrum @ along_h)
+    spec_re, spec_im = re_cos + im_sin, im_cos - re_sin
     # the filter, a complex product
     spec_re, spec_im = (spec_re * weight_re - spec_im * weight_im,
                         spec_re * weight_im + spec_im * weight_re)
     # inverse DFT (cos + i sin) along H, then the inverse rFFT along W
-    cos_re, cos_im, sin_re, sin_im = split(
-        along_h @ torch.cat([spec_re, spec_im], -1))
-    return torch.cat([cos_re - sin_im, cos_im + sin_re], -1) @ irfft_w
+    re_cos, re_sin, im_cos, im_sin = split(
+        torch.cat([spec_re, spec_im], -2) @ along_h)
+    spectrum = torch.cat([re_cos - im_sin, im_cos + re_sin], -2)
+    return spectrum.transpose(-1, -2) @ irfft_w
 
 
 def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
