@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 
 import mmhornet
 from mmhornet.compat import hash_prefix_of, load_url
@@ -152,6 +153,10 @@ def test_404_is_explained(server, torch_home):
 
 
 def test_bad_cached_file_names_the_file_to_delete(server, torch_home, capsys):
+    # print_log writes to the newest MMLogger: make one whose handler writes
+    # to this test's captured stdout (an earlier test's logger writes to
+    # the stream that was captured then)
+    MMLogger.get_instance(f'verified-download-{id(capsys)}')
     body = _checkpoint_bytes({'w': torch.arange(1000.)})
     url = _serve(server, _named(body), body)
     os.makedirs(torch_home)
