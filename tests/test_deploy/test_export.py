@@ -174,3 +174,13 @@ def test_detector_backbone_and_neck_features(tmp_path):
     assert verify_onnx(model, path, (64, 96)) < 1e-4
     with pytest.raises(ValueError, match='not its heads'):
         get_model(config, pretrained=path)
+
+
+def test_opset_is_honoured(tmp_path):
+    torch.manual_seed(0)
+    model = get_model(TEST_CONFIG)
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(model, path, shape=(32, 32), opset=18)
+    versions = {o.domain: o.version for o in onnx.load(path).opset_import}
+    assert versions[''] == 18
+    assert verify_onnx(model, path, (32, 32)) < 1e-5
