@@ -100,12 +100,13 @@ def export_onnx(model: BaseModel,
     in their matrix-product form (:func:`spectral_filter_matmul`), so the
     graph has no DFT or complex-valued op. Graphs hold for the traced
     height and width (a global filter's DFT matrices and UPerNet's pyramid
-    pooling depend on them); the batch size may vary. The
-    model's ``dataset_meta`` and its config are stored in the file's
-    metadata, for the runtimes' post-processing.
+    pooling depend on them); the batch size may vary. The task, the input
+    shape and the model's ``dataset_meta`` are stored in the file's
+    metadata, for :class:`OnnxRuntimeModel`.
 
     Args:
-        model (BaseModel): A classifier or segmentor in eval mode.
+        model (BaseModel): A classifier, segmentor or detector (its
+            backbone and neck are exported) in eval mode.
         output_file (str): Where to write the ``.onnx`` file.
         shape (tuple[int, int]): Input height and width. Defaults to
             (224, 224).
