@@ -23,7 +23,7 @@ import torch
 
 from mmhornet.apis import get_model
 from mmhornet.deploy import export_onnx, verify_onnx
-from mmhornet.deploy.export import VERIFY_TOLERANCE
+from mmhornet.deploy.export import VERIFY_TOLERANCE, model_task
 from mmhornet.models.layers import LayerScale
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -68,8 +68,8 @@ def main() -> None:
                       for node in onnx.load(path).graph.node)
             error = verify_onnx(
                 model, path, shape, batch_size=2, tolerance=float('inf'))
-        task = 'segmentor' if hasattr(model, 'decode_head') else 'classifier'
-        verdict = 'ok' if error <= VERIFY_TOLERANCE[task] else 'FAILED'
+        verdict = ('ok' if error <= VERIFY_TOLERANCE[model_task(model)] else
+                   'FAILED')
         print(
             f'| {osp.basename(config)} | {shape[0]}x{shape[1]} | '
             f'{error:.2g} ({verdict}) | {dft} | {seconds:.0f} |',
