@@ -12,7 +12,7 @@ INSTALL_INPUTS := requirements/pins.txt requirements/runtime.txt \
 LINT_PATHS := mmhornet tools tests configs demo setup.py
 PYTEST_ARGS ?=
 
-.PHONY: install test demo lint
+.PHONY: install test test-quick demo lint
 
 install: $(STAMP)
 
@@ -22,6 +22,9 @@ $(STAMP): $(INSTALL_INPUTS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-quick: install
+	$(PY) -m pytest -m 'not slow' $(PYTEST_ARGS)
 
 demo: install
 	$(PY) demo/run_demo.py
