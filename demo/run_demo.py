@@ -15,9 +15,9 @@ import subprocess
 import sys
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = 'configs/hornet/hornet-nano_1xb64-digits.py'
+CONFIG = 'configs/hornet/hornet-nano_1xb64_digits.py'
 DATA_ROOT = 'data/digits'
-WORK_DIR = 'work_dirs/hornet-nano_1xb64-digits'
+WORK_DIR = 'work_dirs/hornet-nano_1xb64_digits'
 MIN_ACCURACY = 90.0
 
 

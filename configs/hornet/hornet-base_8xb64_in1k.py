@@ -1,5 +1,5 @@
 _base_ = [
-    '../_base_/models/hornet/hornet_classifier.py',
+    '../_base_/models/hornet/hornet-base.py',
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     '../_base_/schedules/hornet_adamw_4096.py',
     'mmpretrain::_base_/default_runtime.py',
@@ -7,10 +7,6 @@ _base_ = [
 
 # HorNet-B, official recipe: 8 GPUs x 64 images x 8 accumulated
 # steps = 4096 per update (the paper trains 32 x 64 x 2).
-model = dict(
-    backbone=dict(arch='base', drop_path_rate=0.5),
-    head=dict(in_channels=1024))
-
 train_dataloader = dict(batch_size=64, drop_last=True)
 optim_wrapper = dict(accumulative_counts=8, clip_grad=dict(max_norm=5.0))
 

@@ -1,5 +1,5 @@
 _base_ = [
-    '../_base_/models/hornet/hornet_classifier.py',
+    '../_base_/models/hornet/hornet-tiny.py',
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
     '../_base_/schedules/hornet_adamw_4096.py',
     'mmpretrain::_base_/default_runtime.py',
@@ -7,9 +7,6 @@ _base_ = [
 
 # HorNet-T, official recipe: 8 GPUs x 128 images x 4 accumulated
 # steps = 4096 per update (the paper trains 32 x 128).
-model = dict(
-    backbone=dict(arch='tiny', drop_path_rate=0.2), head=dict(in_channels=512))
-
 train_dataloader = dict(batch_size=128, drop_last=True)
 optim_wrapper = dict(accumulative_counts=4, clip_grad=dict(max_norm=100.0))
 

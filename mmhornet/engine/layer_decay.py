@@ -1,5 +1,5 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch.nn as nn
 from mmengine.logging import print_log
@@ -10,8 +10,9 @@ from mmhornet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """Layer-wise or stage-wise learning-rate decay of HorNet's dense-task
-    recipes (detection, segmentation).
+    """Layer-wise or stage-wise learning-rate decay of HorNet's recipes: the
+    one constructor of the classification, detection and segmentation
+    configs.
 
     Each parameter of ``model.backbone`` gets a layer id from the backbone's
     ``get_layer_depth`` (``'layer_wise'``) or ``get_stage_depth``
@@ -22,7 +23,14 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     fixed (0-12), so a ``num_layers`` below 11 gives the deepest backbone
     layers a scale above 1 (the official HorFPN recipe, ``num_layers=6``).
 
-    ``paramwise_cfg`` keys:
+    For an mmpretrain ``ImageClassifier`` with the defaults (``'layer_wise'``,
+    ``num_layers=12``) the lr scales and weight decays are those of
+    mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` with
+    ``layer_decay_rate=decay_rate`` and ``norm_decay_mult``,
+    ``bias_decay_mult`` and ``flat_decay_mult`` at 0 (HorNet's norm
+    parameters are all 1-D): the official fine-tuning rule.
+
+    ``paramwise_cfg`` keys (any other key raises a ``KeyError``):
 
     - ``decay_rate`` (float): Defaults to 1 (no decay).
     - ``decay_type`` (str): ``'layer_wise'`` or ``'stage_wise'``. Defaults to
@@ -31,6 +39,19 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     Adapted from https://github.com/raoyongming/HorNet.
     """
+
+    KEYS = ('decay_rate', 'decay_type', 'num_layers')
+
+    def __init__(self,
+                 optim_wrapper_cfg: dict,
+                 paramwise_cfg: Optional[dict] = None) -> None:
+        unknown = set(paramwise_cfg or {}) - set(self.KEYS)
+        if unknown:
+            raise KeyError(
+                f'LayerDecayOptimWrapperConstructor takes the paramwise_cfg '
+                f'keys {list(self.KEYS)}, got {sorted(unknown)} (1-D '
+                'parameters and biases never get weight decay)')
+        super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def add_params(self,
                    params: List[dict],

@@ -1,5 +1,5 @@
 # The tiny UPerNet-HorNet test config with the head of
-# configs/upernet/upernet-horfpn-gf_hornet-s_8xb2-160k_ade20k-512x512.py: a
+# configs/upernet/upernet_hornet-s_horfpn-gf_8xb2-160k_ade20k-512x512.py: a
 # gnConv fusion with a 32x17 global filter (resized on the fly to the
 # stride-4 map) and gradient clipping at 0.1.
 _base_ = './upernet_hornet-nano_tiny-ade.py'

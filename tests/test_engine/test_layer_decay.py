@@ -114,3 +114,62 @@ def test_frozen_parameters_are_left_out_and_errors(detector):
         build(detector, decay_type='block_wise')
     with pytest.raises(TypeError, match='get_layer_depth'):
         build(nn.Linear(2, 2), decay_rate=0.9)
+
+
+def test_classifier_matches_mmpretrain_layer_decay():
+    """On a classifier the one constructor gives every parameter the lr and
+    weight decay of mmpretrain's LearningRateDecayOptimWrapperConstructor
+    with the fine-tuning settings the 384-px configs used before."""
+    pytest.importorskip('mmpretrain')
+    from mmpretrain.models import ImageClassifier
+    torch.manual_seed(0)
+    model = ImageClassifier(
+        backbone=dict(
+            type='mmhornet.HorNet',
+            arch=dict(
+                base_dim=8,
+                depths=[1, 2, 7, 1],
+                orders=[2, 3, 4, 5],
+                dw_cfg=[dict(type='DW', kernel_size=7)] * 2 +
+                [dict(type='GF', h=4, w=3)] * 2)),
+        head=dict(type='LinearClsHead', num_classes=5, in_channels=64))
+    optimizer = dict(type='AdamW', lr=5e-5, weight_decay=1e-8)
+
+    def per_param(constructor, paramwise_cfg):
+        wrapper = build_optim_wrapper(
+            model,
+            dict(
+                constructor=constructor,
+                optimizer=optimizer,
+                paramwise_cfg=paramwise_cfg))
+        names = {id(p): n for n, p in model.named_parameters()}
+        return {
+            names[id(p)]: (group['lr'], group['weight_decay'])
+            for group in wrapper.optimizer.param_groups
+            for p in group['params']
+        }
+
+    ours = per_param('mmhornet.LayerDecayOptimWrapperConstructor',
+                     dict(decay_rate=0.7))
+    theirs = per_param(
+        'mmpretrain.LearningRateDecayOptimWrapperConstructor',
+        dict(
+            layer_decay_rate=0.7,
+            norm_decay_mult=0.0,
+            bias_decay_mult=0.0,
+            flat_decay_mult=0.0))
+    assert len(ours) == len(list(model.parameters()))
+    assert ours.keys() == theirs.keys()
+    for name, (lr, wd) in theirs.items():
+        assert ours[name][0] == pytest.approx(lr, rel=1e-12), name
+        assert ours[name][1] == wd, name
+    # the deepest and shallowest scales really differ (0.7 ** 13 apart)
+    assert ours['backbone.downsample_layers.0.0.weight'][0] == pytest.approx(
+        5e-5 * 0.7**13)
+    assert ours['head.fc.weight'] == (5e-5, 1e-8)
+    assert ours['head.fc.bias'] == (5e-5, 0.0)
+
+
+def test_unknown_paramwise_keys_are_refused(detector):
+    with pytest.raises(KeyError, match='layer_decay_rate'):
+        build(detector, layer_decay_rate=0.7)

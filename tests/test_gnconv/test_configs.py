@@ -15,8 +15,8 @@ PARAMS = {
     'mask-rcnn_r50-gnconv-c3-c5_fpn_1x_coco': (13, 37_778_736, 44_396_336),
     'mask-rcnn_hornet-s_fpn-gnconv_1x_coco': (8, 68_379_152, 69_034_512),
     'resnet50-gnconv-c3-c5_8xb32_in1k': (13, 18_939_432, 25_557_032),
-    'resnet50-gnconv-c3-c5_1xb64-digits': (13, 1_086_618, 1_486_106),
-    'upernet-gnconv_r50_4xb4-160k_ade20k-512x512':
+    'resnet50-gnconv-c3-c5_1xb64_digits': (13, 1_086_618, 1_486_106),
+    'upernet_r50_head-gnconv_4xb4-160k_ade20k-512x512':
     (12, 48_888_972, 66_516_108),
 }
 

@@ -98,7 +98,7 @@ def test_upernet_gnconv_head(tiny_ade, tmp_path):
     test config."""
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, GNCONV,
-                 'upernet-gnconv_r50_4xb4-160k_ade20k-512x512.py'))
+                 'upernet_r50_head-gnconv_4xb4-160k_ade20k-512x512.py'))
     tiny = Config.fromfile(SEG_CONFIG)
     cfg.model.pretrained = None
     cfg.model.backbone.update(stem_channels=8, base_channels=2)
@@ -162,7 +162,7 @@ def test_resnet50_gnconv_learns_digits(digits, tmp_path):
     validation at the end of training (tools/test.py runs in the test
     above)."""
     config = osp.join(REPO_ROOT, GNCONV,
-                      'resnet50-gnconv-c3-c5_1xb64-digits.py')
+                      'resnet50-gnconv-c3-c5_1xb64_digits.py')
     epochs = DIGITS_EPOCHS
     options = [
         f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',

@@ -1,12 +1,12 @@
-# HorNet ImageNet classifier (arch and widths set by the configs using it).
+# HorNet ImageNet classifier: the parts every arch shares. The per-arch
+# bases (hornet-tiny.py, ...) set the arch, its drop path and the head's width.
 model = dict(
     type='ImageClassifier',
-    backbone=dict(type='mmhornet.HorNet', arch='tiny', drop_path_rate=0.2),
+    backbone=dict(type='mmhornet.HorNet'),
     neck=None,
     head=dict(
         type='LinearClsHead',
         num_classes=1000,
-        in_channels=512,
         # the official init: trunc_normal(0.02) weights, zero bias
         init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
         loss=dict(

@@ -2,8 +2,8 @@
 # (base_channels=16: stage widths 64-512 instead of 256-2048), trained from
 # scratch on scikit-learn's "digits" (32x32, exported with
 # tools/dataset_converters/export_digits.py) with the recipe of
-# configs/hornet/hornet-nano_1xb64-digits.py (AdamW, 20 epochs).
-_base_ = '../hornet/hornet-nano_1xb64-digits.py'
+# configs/hornet/hornet-nano_1xb64_digits.py (AdamW, 20 epochs).
+_base_ = '../hornet/hornet-nano_1xb64_digits.py'
 
 model = dict(
     backbone=dict(
