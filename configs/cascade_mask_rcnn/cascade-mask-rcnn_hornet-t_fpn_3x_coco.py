@@ -4,7 +4,7 @@
 _base_ = [
     'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
     '../_base_/datasets/coco_instance_detr-aug.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
+    '../_base_/schedules/hornet_adamw_1x.py',
     'mmdet::_base_/default_runtime.py'
 ]
 
@@ -56,26 +56,14 @@ model = dict(
                 target_stds=[0.033, 0.033, 0.067, 0.067]))
     ]))
 
+# 36 epochs, lr x0.1 after epochs 27 and 33; lr 2e-4, layer-wise decay 0.7
+# over 12 layers
 max_epochs = 36
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=max_epochs,
-        by_epoch=True,
-        milestones=[27, 33],
-        gamma=0.1)
+    dict(s, end=max_epochs, milestones=[27, 33])
+    if s.type == 'MultiStepLR' else s for s in _base_.param_scheduler
 ]
 optim_wrapper = dict(
-    type='OptimWrapper',
-    constructor='mmhornet.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(decay_rate=0.7, decay_type='layer_wise', num_layers=12),
-    optimizer=dict(
-        _delete_=True,
-        type='AdamW',
-        lr=0.0002,
-        betas=(0.9, 0.999),
-        weight_decay=0.05))
+    paramwise_cfg=dict(decay_rate=0.7, num_layers=12),
+    optimizer=dict(lr=0.0002))

@@ -4,7 +4,7 @@
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     '../_base_/datasets/coco_instance_detr-aug.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
+    '../_base_/schedules/hornet_adamw_1x.py',
     'mmdet::_base_/default_runtime.py'
 ]
 
@@ -22,28 +22,3 @@ model = dict(
         init_cfg=dict(
             type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
     neck=dict(in_channels=[96, 192, 384, 768]))
-
-# 12 epochs, lr x0.1 after epochs 8 and 11, 500 warm-up iterations
-param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
-    dict(
-        type='MultiStepLR',
-        begin=0,
-        end=12,
-        by_epoch=True,
-        milestones=[8, 11],
-        gamma=0.1)
-]
-# The official num_layers=6 with HorNet's 0..12 layer ids gives the deepest
-# blocks lr scales above 1 (up to 0.95 ** -5); kept as published.
-optim_wrapper = dict(
-    type='OptimWrapper',
-    constructor='mmhornet.LayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(decay_rate=0.95, decay_type='layer_wise', num_layers=6),
-    optimizer=dict(
-        _delete_=True,
-        type='AdamW',
-        lr=0.0001,
-        betas=(0.9, 0.999),
-        weight_decay=0.05))

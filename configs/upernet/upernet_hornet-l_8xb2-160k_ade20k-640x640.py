@@ -18,16 +18,13 @@ data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
-        arch='large',
-        drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
-    decode_head=dict(in_channels=[192, 384, 768, 1536], num_classes=150),
-    auxiliary_head=dict(in_channels=768, num_classes=150),
+        arch='large', drop_path_rate=0.4,
+        init_cfg=dict(checkpoint=checkpoint)),
+    decode_head=dict(in_channels=[192, 384, 768, 1536]),
+    auxiliary_head=dict(in_channels=768),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(426, 426)))
 
-optim_wrapper = dict(
-    paramwise_cfg=dict(decay_rate=0.8, decay_type='stage_wise', num_layers=12))
+optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.8))
 
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)
@@ -42,12 +39,10 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize', scale=(1280, 320), keep_ratio=True),
-                dict(type='Resize', scale=(1920, 480), keep_ratio=True),
-                dict(type='Resize', scale=(2560, 640), keep_ratio=True),
-                dict(type='Resize', scale=(3200, 800), keep_ratio=True),
-                dict(type='Resize', scale=(3840, 960), keep_ratio=True),
-                dict(type='Resize', scale=(4480, 1120), keep_ratio=True)
+                dict(
+                    type='Resize',
+                    scale=(int(2560 * r), int(640 * r)),
+                    keep_ratio=True) for r in _base_.img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),

@@ -1,4 +1,4 @@
-# UPerNet + HorNet-T (7x7) on ADE20K, the official recipe
+# UPerNet + HorNet-T (7x7, the model base's) on ADE20K, the official recipe
 # (`upernet_hornet_tiny_7x7_512_160k_ade20k.py`): 8 GPUs x 2 images, 512x512
 # crops, 160k iterations, stage-wise lr decay 0.9 over 6 "layers" (which
 # gives stage 3 a scale of 0.73), no gradient clipping.
@@ -16,17 +16,10 @@ crop_size = (512, 512)
 data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
-    backbone=dict(
-        arch='tiny',
-        drop_path_rate=0.4,
-        init_cfg=dict(
-            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')),
-    decode_head=dict(in_channels=[64, 128, 256, 512], num_classes=150),
-    auxiliary_head=dict(in_channels=256, num_classes=150),
+    backbone=dict(init_cfg=dict(checkpoint=checkpoint)),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
 
-optim_wrapper = dict(
-    paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6))
+optim_wrapper = dict(paramwise_cfg=dict(num_layers=6))
 
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)
@@ -41,12 +34,10 @@ tta_pipeline = [
         type='TestTimeAug',
         transforms=[
             [
-                dict(type='Resize', scale=(1024, 256), keep_ratio=True),
-                dict(type='Resize', scale=(1536, 384), keep_ratio=True),
-                dict(type='Resize', scale=(2048, 512), keep_ratio=True),
-                dict(type='Resize', scale=(2560, 640), keep_ratio=True),
-                dict(type='Resize', scale=(3072, 768), keep_ratio=True),
-                dict(type='Resize', scale=(3584, 896), keep_ratio=True)
+                dict(
+                    type='Resize',
+                    scale=(int(2048 * r), int(512 * r)),
+                    keep_ratio=True) for r in _base_.img_ratios
             ],
             [
                 dict(type='RandomFlip', prob=0., direction='horizontal'),

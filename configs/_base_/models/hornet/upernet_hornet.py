@@ -1,7 +1,7 @@
 # UPerNet with a HorNet backbone for semantic segmentation (mmseg), the
 # model of the official `_base_/models/upernet_hornet.py`: HorNet-T (7x7)
-# here; the configs set the arch, drop path, pre-trained weights and the
-# heads' input widths.
+# here; the configs set the arch, drop path, the checkpoint of the
+# pre-trained weights and the heads' input widths.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -19,7 +19,8 @@ model = dict(
         arch='tiny',
         drop_path_rate=0.4,
         out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False),
+        gap_before_final_norm=False,
+        init_cfg=dict(type='Pretrained', prefix='backbone.')),
     decode_head=dict(
         type='UPerHead',
         in_channels=[64, 128, 256, 512],
