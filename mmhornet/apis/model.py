@@ -25,6 +25,7 @@ from modelindex.load_model_index import load as load_model_index
 from modelindex.models.Model import Model
 
 from ..models.utils import convert_official_hornet, is_official_layout
+from ..utils.toolbox import TOOLBOXES, import_toolbox, toolbox_message
 
 ModelType = Union[BaseModel, str, Config]
 
@@ -97,6 +98,23 @@ def list_models(pattern: Optional[str] = None,
     return sorted(names)
 
 
+def _load_config(path: str, name: str) -> Config:
+    """``Config.fromfile``; a base config of a missing toolbox (e.g.
+    ``mmdet::...``) is an error that names the extra to install."""
+    try:
+        return Config.fromfile(path)
+    except ModuleNotFoundError as error:
+        # mmengine's words for a `scope::` base of a missing package
+        for toolbox, (distribution, _, _) in TOOLBOXES.items():
+            if str(error).startswith(f'{distribution} is not installed'):
+                raise ImportError(
+                    toolbox_message(
+                        toolbox, name,
+                        'not installed; the config inherits its bases'),
+                    name=toolbox) from error
+        raise
+
+
 def _resolve(model: Union[str, Config]) -> tuple:
     """Config and metadata (None for configs) of a name, path or Config."""
     if isinstance(model, Config):
@@ -105,9 +123,17 @@ def _resolve(model: Union[str, Config]) -> tuple:
         if not osp.isfile(model):
             raise FileNotFoundError(f'Config file not found: '
                                     f'{osp.abspath(model)}')
-        return Config.fromfile(model), None
+        return _load_config(model, model), None
     metainfo = ModelHub.get(model)
-    return Config.fromfile(metainfo.config), metainfo
+    return _load_config(metainfo.config, model), metainfo
+
+
+def _registry(scope: str, name: str):
+    """The ``registry`` module of the toolbox that ``scope`` names."""
+    module = f'{scope}.registry'
+    if scope in TOOLBOXES:
+        return import_toolbox(module, name)
+    return importlib.import_module(module)
 
 
 def get_model(model: Union[str, Config],
@@ -148,7 +174,9 @@ def get_model(model: Union[str, Config],
                             config.get('data_preprocessor'))
 
     scope = config.get('default_scope', 'mmpretrain')
-    registry = importlib.import_module(f'{scope}.registry')
+    registry = _registry(
+        scope,
+        model if isinstance(model, str) else f'A config of scope {scope!r}')
     onnx_file = pretrained if isinstance(
         pretrained, str) and pretrained.endswith('.onnx') else None
     with DefaultScope.overwrite_default_scope(scope):
@@ -257,6 +285,8 @@ def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
         raise ValueError('inference_model needs a model from get_model (or '
                          'one with its config as `model.cfg`).')
     scope = config.get('default_scope', 'mmpretrain')
+    if scope in TOOLBOXES:
+        import_toolbox(scope, 'inference_model')
     if scope == 'mmpretrain':
         from mmpretrain.apis import ImageClassificationInferencer
         return ImageClassificationInferencer(model)(inputs, **kwargs)[0]
