@@ -6,19 +6,29 @@ keys; detection (mmdet 2.x) and segmentation (mmseg 0.x) checkpoints
 (``state_dict``) get the keys of mmdet 3.x / mmseg 1.x with an mmhornet
 backbone.
 
+The source is a local file or an ``http(s)://`` URL; a URL is downloaded
+into the torch hub cache (``<torch hub dir>/checkpoints``) and checked as
+``load_from`` URLs are (:func:`mmhornet.compat.load_url`): a truncated or
+unreadable download is not kept, and a file name carrying a sha256 prefix
+(``name-<8 hex digits>.pth``) must match it.
+
 Example:
     python tools/model_converters/hornet2mmhornet.py \
         hornet_tiny_7x7.pth hornet-tiny_converted.pth [--ema]
     python tools/model_converters/hornet2mmhornet.py \
         cascade_mask_rcnn_hornet_tiny_7x7_3x.pth converted.pth
+    python tools/model_converters/hornet2mmhornet.py \
+        https://example.org/hornet_tiny_7x7.pth converted.pth
 """
 import argparse
 import os
 import os.path as osp
+from typing import Any
+from urllib.parse import urlparse
 
 import torch
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.compat import load_checkpoint_file, load_url
 from mmhornet.models.utils import convert_official_hornet
 
 
@@ -26,7 +36,11 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert an official HorNet checkpoint (classification, '
         'detection or segmentation) to the keys of mmhornet.')
-    parser.add_argument('src', help='official checkpoint (path or URL)')
+    parser.add_argument(
+        'src',
+        help='official checkpoint: a file, or an http(s):// URL (downloaded '
+        'into the torch hub cache; a sha256 prefix in its file name, '
+        'name-<8 hex digits>.pth, is checked)')
     parser.add_argument('dst', help='where to save the converted one')
     parser.add_argument(
         '--ema',
@@ -35,9 +49,20 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def is_url(src: str) -> bool:
+    return urlparse(src).scheme in ('http', 'https')
+
+
+def load_source(src: str) -> Any:
+    """The checkpoint at ``src``, a file path or an http(s) URL."""
+    if is_url(src):
+        return load_url(src, map_location='cpu')
+    return load_checkpoint_file(src, map_location='cpu')
+
+
 def main() -> None:
     args = parse_args()
-    checkpoint = load_checkpoint_file(args.src, map_location='cpu')
+    checkpoint = load_source(args.src)
     source_key = 'model_ema' if args.ema else 'model'
     if source_key in checkpoint:
         state_dict = checkpoint[source_key]
@@ -53,7 +78,9 @@ def main() -> None:
     if unknown:
         print(f'{len(unknown)} keys matched no rule and were kept unchanged: '
               f'{unknown}')
-    meta = dict(converted_from=osp.basename(args.src), source_key=source_key)
+    source_name = osp.basename(
+        urlparse(args.src).path if is_url(args.src) else args.src)
+    meta = dict(converted_from=source_name, source_key=source_key)
     # mmcv 1.x kept the class names (and mmseg the palette) in meta; the
     # 2.0 toolboxes read them from meta['dataset_meta'].
     old_meta = checkpoint.get('meta') or {}
