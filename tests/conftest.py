@@ -80,3 +80,29 @@ def run_tool(args: List[str],
                              f'{result.stdout[-4000:]}\n'
                              f'{result.stderr[-4000:]}')
     return result
+
+
+@pytest.fixture(scope='session')
+def slurm_partition() -> str:
+    """The default partition of a running Slurm cluster.
+
+    tools/misc/start_slurm.sh installs (Debian's packages) and starts a
+    single-node cluster on this machine when none is up; the tests that use
+    this fixture are skipped only where Slurm cannot be installed (the
+    script's exit code 3: not root, no apt-get, or the install failed).
+    """
+    script = osp.join(REPO_ROOT, 'tools', 'misc', 'start_slurm.sh')
+    result = subprocess.run(['bash', script],
+                            capture_output=True,
+                            text=True,
+                            timeout=900)
+    if result.returncode == 3:
+        pytest.skip(result.stderr.strip()[-1000:])
+    assert result.returncode == 0, (
+        f'tools/misc/start_slurm.sh failed:\n{result.stderr[-4000:]}')
+    partitions = subprocess.run(['sinfo', '-h', '-o', '%P'],
+                                capture_output=True,
+                                text=True,
+                                check=True).stdout.split()
+    defaults = [p.rstrip('*') for p in partitions if p.endswith('*')]
+    return (defaults or partitions)[0].rstrip('*')

@@ -1,32 +1,14 @@
 #!/usr/bin/env bash
-# Usage: [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SRUN_ARGS=...] \
+# Usage: [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [GRES=...] \
+#     [SRUN_ARGS=...] [MASTER_PORT=29500] \
 #     bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [args]
-# Starts one task per GPU; the extra args go to tools/test.py.
+# Starts GPUS tasks, one per GPU, or GPUS CPU processes on a partition
+# without GPUs (see tools/misc/srun_tasks.sh); the extra args go to
+# tools/test.py. Two jobs sharing a node need different MASTER_PORTs.
 if [ $# -lt 4 ]; then
     echo "usage: $0 PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]" >&2
     exit 2
 fi
-set -x
-
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-CHECKPOINT=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-
-# SRUN_ARGS is split into words on purpose: it holds several options.
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    "$PYTHON" -u "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" \
+TOOLS=$(dirname "$0")
+exec bash "$TOOLS/misc/srun_tasks.sh" "$1" "$2" "$TOOLS/test.py" "$3" "$4" \
     --launcher=slurm "${@:5}"

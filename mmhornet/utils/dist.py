@@ -59,7 +59,10 @@ def cpu_threads_per_process() -> int:
     sets it to 1 for every worker when the user did not set it, which leaves
     all but a few cores idle; as a worker cannot tell that default from an
     explicit 1, a value of 1 (or none) gives each of the node's processes an
-    even share of the cores this process may run on.
+    even share of the cores this process may run on. A Slurm task (not
+    started by torchrun) gets its ``--cpus-per-task`` (``SLURM_CPUS_PER_TASK``)
+    instead: Slurm need not bind tasks to their CPUs, and each task seeing
+    every core of the node oversubscribes them.
     """
     omp_threads = os.environ.get('OMP_NUM_THREADS', '')
     if omp_threads.isdigit() and int(omp_threads) > 1:
@@ -68,6 +71,10 @@ def cpu_threads_per_process() -> int:
         cpus = len(os.sched_getaffinity(0))
     else:
         cpus = os.cpu_count() or 1
+    slurm_cpus = os.environ.get('SLURM_CPUS_PER_TASK', '')
+    if ('LOCAL_WORLD_SIZE' not in os.environ and 'SLURM_PROCID' in os.environ
+            and slurm_cpus.isdigit()):
+        return max(1, min(cpus, int(slurm_cpus)))
     local_world_size = int(os.environ.get('LOCAL_WORLD_SIZE', 1))
     return max(1, cpus // local_world_size)
 
