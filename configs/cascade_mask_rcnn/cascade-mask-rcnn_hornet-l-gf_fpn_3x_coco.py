@@ -4,6 +4,4 @@ _base_ = './cascade-mask-rcnn_hornet-l_fpn_3x_coco.py'
 
 checkpoint = 'pretrained/hornet-large-gf_in21k.pth'
 model = dict(
-    backbone=dict(
-        arch='large-gf384',
-        init_cfg=dict(type='Pretrained', checkpoint=checkpoint)))
+    backbone=dict(arch='large-gf384', init_cfg=dict(checkpoint=checkpoint)))
