@@ -89,6 +89,15 @@ if __name__ == '__main__':
     ext_modules, cmdclass = get_extensions()
     with open(osp.join(HERE, 'README.md'), encoding='utf-8') as f:
         long_description = f.read()
+    # HorNet and gnConv need torch, mmcv and mmengine (installed first, see
+    # requirements/mminstall.txt and the README) and requirements/runtime.txt;
+    # each task's OpenMMLab toolbox is an extra: cls, det, seg, or all three
+    extras = {
+        name: parse_requirements(f'requirements/{name}.txt')
+        for name in ('cls', 'det', 'seg', 'deploy', 'optional', 'tests')
+    }
+    extras['all'] = extras['cls'] + extras['det'] + extras['seg']
+    extras['mim'] = parse_requirements('requirements/mminstall.txt')
     setup(
         name='mmhornet',
         version=get_version(),
@@ -102,13 +111,7 @@ if __name__ == '__main__':
         python_requires='>=3.8',
         license='Apache License 2.0',
         install_requires=parse_requirements('requirements/runtime.txt'),
-        extras_require={
-            'all': parse_requirements('requirements.txt'),
-            'tests': parse_requirements('requirements/tests.txt'),
-            'deploy': parse_requirements('requirements/deploy.txt'),
-            'docs': parse_requirements('requirements/docs.txt'),
-            'mim': parse_requirements('requirements/mminstall.txt'),
-        },
+        extras_require=extras,
         ext_modules=ext_modules,
         cmdclass=cmdclass,
         zip_safe=False)

@@ -46,7 +46,9 @@ fi
 
 echo "[install] OpenMMLab toolboxes and mmhornet (with its C++ operators)"
 "${PIP[@]}" -r requirements/mminstall.txt -r requirements/runtime.txt \
-    -r requirements/tests.txt -r requirements/deploy.txt
+    -r requirements/cls.txt -r requirements/det.txt -r requirements/seg.txt \
+    -r requirements/optional.txt -r requirements/tests.txt \
+    -r requirements/deploy.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 "$PY" -c 'import mmcv.ops, mmengine, mmpretrain, mmdet, mmseg, mmhornet'
 if [ "${MMHORNET_WITH_OPS:-1}" != 0 ]; then
