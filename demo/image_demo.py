@@ -5,9 +5,10 @@ Classification prints the top class; detection draws boxes and masks;
 segmentation paints the label map.
 
 Example:
-    python demo/image_demo.py IMAGE hornet-tiny_3rdparty_in1k
-    python demo/image_demo.py IMAGE CONFIG --checkpoint CKPT --show-dir out/
-    python demo/image_demo.py IMAGE CONFIG --checkpoint model.onnx
+    python demo/image_demo.py demo/cat.jpg hornet-tiny_3rdparty_in1k
+    python demo/image_demo.py demo/cat.jpg CONFIG --checkpoint CKPT \
+        --show-dir out/
+    python demo/image_demo.py demo/cat.jpg CONFIG --checkpoint model.onnx
 """
 import argparse
 from pprint import pformat

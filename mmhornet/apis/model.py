@@ -259,7 +259,7 @@ def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
         model (BaseModel | str | Config): A model from :func:`get_model`, a
             model name or a config (then built with its published weights,
             or ``pretrained=...`` from ``kwargs``).
-        inputs: The input, e.g. ``'demo/bird.JPEG'`` or a numpy image.
+        inputs: The input, e.g. ``'demo/cat.jpg'`` or a numpy image.
         **kwargs: ``pretrained`` and ``device`` when building; ``show_dir``
             saves a visualisation there; the rest go to mmpretrain's
             inferencer call (classification).
