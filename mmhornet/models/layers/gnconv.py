@@ -48,51 +48,6 @@ def _filter_spectrum(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         spectrum, s=(height, width), dim=(2, 3), norm='ortho')
 
 
-# For torch.compile the filter is one opaque operator with an eager
-# backward: with torch 2.13, inductor computed wrong gradients for the
-# filter weights when it traced the FFTs inside HorNet (checked against
-# finite differences in float64), and excluding them with graph breaks
-# instead made dynamo treat the stages' shapes as symbolic, on which
-# inductor fails.
-@torch.library.custom_op('mmhornet::spectral_filter', mutates_args=())
-def _spectral_filter_op(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return _filter_spectrum(x, weight).contiguous()
-
-
-@_spectral_filter_op.register_fake
-def _(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return x.new_empty(
-        x.shape, dtype=torch.promote_types(x.dtype, torch.float32))
-
-
-@torch.library.custom_op('mmhornet::spectral_filter_backward', mutates_args=())
-def _spectral_filter_backward_op(
-        grad: torch.Tensor, x: torch.Tensor,
-        weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    _, vjp = torch.func.vjp(_filter_spectrum, x, weight)
-    grad_x, grad_weight = vjp(grad)
-    return grad_x.contiguous(), grad_weight.contiguous()
-
-
-@_spectral_filter_backward_op.register_fake
-def _(grad: torch.Tensor, x: torch.Tensor,
-      weight: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    return x.new_empty(x.shape), weight.new_empty(weight.shape)
-
-
-def _save_inputs(ctx, inputs: tuple, output: torch.Tensor) -> None:
-    ctx.save_for_backward(*inputs)
-
-
-def _spectral_filter_grads(ctx, grad: torch.Tensor) -> tuple:
-    return torch.ops.mmhornet.spectral_filter_backward(grad,
-                                                       *ctx.saved_tensors)
-
-
-_spectral_filter_op.register_autograd(
-    _spectral_filter_grads, setup_context=_save_inputs)
-
-
 def _irfft_twins(width: int) -> np.ndarray:
     """Weights of the rFFT bins in the inverse of a real signal of length
     ``width``: 1 for the DC and Nyquist bins, else 2 (the Hermitian twins
@@ -164,6 +119,20 @@ def _dft_bases(height: int,
 MAX_PIXELS_2D_DFT = 576
 
 
+@torch._dynamo.assume_constant_result
+def _dft_matrices(height: int, width: int, dtype: torch.dtype,
+                  device: torch.device) -> Tuple[torch.Tensor, ...]:
+    """The DFT matrices of :func:`spectral_filter_matmul` as tensors, which
+    are constants of a compiled or exported graph (dynamo calls this
+    function while tracing instead of tracing into it; the NumPy matrices
+    are cached per size)."""
+    if height * width <= MAX_PIXELS_2D_DFT:
+        bases = _dft2_bases(height, width)
+    else:
+        bases = _dft_bases(height, width)
+    return tuple(torch.from_numpy(b).to(device, dtype) for b in bases)
+
+
 def spectral_filter_matmul(x: torch.Tensor,
                            weight: torch.Tensor) -> torch.Tensor:
     """:func:`spectral_filter` as real matrix products: the export form.
@@ -176,8 +145,10 @@ def spectral_filter_matmul(x: torch.Tensor,
     size differs), which every runtime supports, instead of ONNX ``DFT``
     nodes (slow in onnxruntime for HorNet's sizes, not supported by
     TensorRT). The sums are those of the FFT, so the two agree within float
-    rounding (about 1e-15 relative in float64 and 5e-7 in float32, tested);
-    eager runs keep ``torch.fft``, which is faster there.
+    rounding (about 1e-15 relative in float64 and 5e-7 in float32, tested).
+    Inside ``torch.compile`` this form is the faster one too (inductor fuses
+    the real and imaginary arithmetic around the products); eager runs keep
+    ``torch.fft``, which is faster there.
 
     Small maps (up to :data:`MAX_PIXELS_2D_DFT` pixels) take one product
     with the 2-D DFT matrix each way (6% faster HorNet-T-GF in onnxruntime
@@ -197,11 +168,8 @@ def spectral_filter_matmul(x: torch.Tensor,
         weight = resize_complex_weight(weight, height, freqs)
     x, weight = x.to(dtype), weight.to(dtype)
 
-    def constant(array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(array).to(x.device, dtype)
-
     if height * width <= MAX_PIXELS_2D_DFT:
-        forward, inverse = map(constant, _dft2_bases(height, width))
+        forward, inverse = _dft_matrices(height, width, dtype, x.device)
         weight_re, weight_im = weight.flatten(1, 2).unbind(-1)
         spec_re, spec_im = (x.flatten(2) @ forward).chunk(2, -1)
         spectrum = torch.cat([
@@ -210,7 +178,7 @@ def spectral_filter_matmul(x: torch.Tensor,
         ], -1)
         return (spectrum @ inverse).unflatten(-1, (height, width))
 
-    along_h, rfft_w, irfft_w = map(constant, _dft_bases(height, width))
+    along_h, rfft_w, irfft_w = _dft_matrices(height, width, dtype, x.device)
     # The maps are handled transposed, (..., W, H), between the products
     # along W, so that each product has its matrix on the right (one large
     # product instead of a batch of N * C small ones).
@@ -240,16 +208,14 @@ def spectral_filter(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     (C, h, w, 2), resized to the spectrum size ``(H, W // 2 + 1)`` if needed.
 
     Runs in at least float32 (FFTs in half precision are unsupported or
-    inaccurate; a float64 model stays in float64). Inside ``torch.compile``
-    it is the operator ``mmhornet::spectral_filter``, which inductor calls
-    as it is, with the gradients of eager autograd. While the model is
-    exported (``torch.export``, ``torch.onnx.export``) it is
-    :func:`spectral_filter_matmul`, which has no FFT or complex op.
+    inaccurate; a float64 model stays in float64). Eager runs use
+    ``torch.fft``; compiled and exported models (``torch.compile``,
+    ``torch.export``, ``torch.onnx.export``) use
+    :func:`spectral_filter_matmul`, which has no FFT or complex op and is
+    the faster form inside ``torch.compile``.
     """
-    if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export():
         return spectral_filter_matmul(x, weight)
-    if torch.compiler.is_compiling():
-        return _spectral_filter_op(x, weight)
     return _filter_spectrum(x, weight)
 
 
