@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [GRES=...] \
+# Usage: [GPUS=8] [GPUS_PER_NODE=min(GPUS,8)] [CPUS_PER_TASK=5] [GRES=...] \
 #     [SRUN_ARGS=...] [MASTER_PORT=29500] \
 #     bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [args]
 # Starts GPUS tasks, one per GPU, or GPUS CPU processes on a partition

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [GRES=...] \
+# Usage: [GPUS=8] [GPUS_PER_NODE=min(GPUS,8)] [CPUS_PER_TASK=5] [GRES=...] \
 #     [SRUN_ARGS=...] [PYTHON=python] \
 #     bash tools/misc/srun_tasks.sh PARTITION JOB_NAME SCRIPT [args]
 # What tools/slurm_train.sh and tools/slurm_test.sh share: srun starts GPUS
