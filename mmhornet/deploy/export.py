@@ -78,6 +78,36 @@ def model_task(model: BaseModel) -> str:
         f'the features of mmdet detectors, not {type(model).__name__}')
 
 
+def eval_input_shape(cfg) -> Tuple[int, int]:
+    """The ``(H, W)`` a config's model is evaluated at, the default size of
+    an export: a segmentor's test crop, else the size of the test
+    pipeline's last ``CenterCrop`` or fixed-size ``Resize`` (224 for the
+    ImageNet configs, 384 for the 384-px ones). Detectors and whole-image
+    segmentors resize keeping the aspect ratio, so they have none.
+
+    Raises:
+        ValueError: if neither fixes a size (give it explicitly).
+    """
+    crop = (cfg.model.get('test_cfg') or {}).get('crop_size')
+    if crop:
+        return tuple(crop)
+    pipeline = cfg.get('test_pipeline') or cfg.test_dataloader.dataset.get(
+        'pipeline', [])
+    for transform in reversed(pipeline):
+        kind = getattr(transform['type'], '__name__', transform['type'])
+        size = dict(
+            CenterCrop=transform.get('crop_size'),
+            Resize=None if transform.get('keep_ratio') else
+            transform.get('scale')).get(kind)
+        if isinstance(size, int):
+            return size, size
+        if size is not None:  # mmcv's Resize takes (w, h)
+            return tuple(size[::-1]) if kind == 'Resize' else tuple(size)
+    raise ValueError('The config fixes no test input size (no test_cfg '
+                     'crop_size, CenterCrop or fixed-size Resize in the '
+                     'test pipeline): give the export shape explicitly.')
+
+
 def tensor_forward(model: BaseModel) -> nn.Module:
     """The module whose graph is exported: logits of a preprocessed batch,
     or a detector's backbone and neck features."""

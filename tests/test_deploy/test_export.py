@@ -184,3 +184,24 @@ def test_opset_is_honoured(tmp_path):
     versions = {o.domain: o.version for o in onnx.load(path).opset_import}
     assert versions[''] == 18
     assert verify_onnx(model, path, (32, 32)) < 1e-5
+
+
+@pytest.mark.parametrize('config, shape', [
+    ('hornet/hornet-tiny_8xb128_in1k.py', (224, 224)),
+    ('hornet/hornet-large-gf384_in21k-pre_8xb16_in1k-384px.py', (384, 384)),
+    ('upernet/upernet_hornet-l_8xb2-160k_ade20k-640x640.py', (640, 640)),
+    ('mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py', None),
+])
+def test_the_default_export_size_is_the_test_size(config, shape):
+    """The export tools' default: the size the config tests at (the
+    pipeline's CenterCrop or fixed Resize, a segmentor's crop); detectors
+    resize keeping the aspect ratio, so they must be given one."""
+    from mmengine.config import Config
+
+    from mmhornet.deploy.export import eval_input_shape
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
+    if shape is None:
+        with pytest.raises(ValueError, match='give the export shape'):
+            eval_input_shape(cfg)
+    else:
+        assert eval_input_shape(cfg) == shape

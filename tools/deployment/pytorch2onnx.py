@@ -41,8 +41,9 @@ def parse_args() -> argparse.Namespace:
         type=int,
         nargs=2,
         metavar=('H', 'W'),
-        help='input height and width (default: the crop size of a '
-        'segmentor config, else 224 224)')
+        help='input height and width (default: the size the config tests '
+        "at: a segmentor's crop size, the test pipeline's CenterCrop or "
+        'fixed Resize; required for detectors)')
     parser.add_argument(
         '--dynamic-batch',
         action='store_true',
@@ -58,16 +59,12 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def default_shape(model) -> tuple:
-    crop = (model.cfg.model.get('test_cfg') or {}).get('crop_size')
-    return tuple(crop) if crop else (224, 224)
-
-
 def main() -> None:
     args = parse_args()
     from mmhornet.deploy import export_onnx, verify_onnx
+    from mmhornet.deploy.export import eval_input_shape
     model = get_model(args.model, pretrained=args.checkpoint or True)
-    shape = tuple(args.shape) if args.shape else default_shape(model)
+    shape = tuple(args.shape) if args.shape else eval_input_shape(model.cfg)
     os.makedirs(osp.dirname(osp.abspath(args.output_file)), exist_ok=True)
     export_onnx(
         model,

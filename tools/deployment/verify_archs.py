@@ -23,7 +23,8 @@ import torch
 
 from mmhornet.apis import get_model
 from mmhornet.deploy import export_onnx, verify_onnx
-from mmhornet.deploy.export import VERIFY_TOLERANCE, model_task
+from mmhornet.deploy.export import (VERIFY_TOLERANCE, eval_input_shape,
+                                    model_task)
 from mmhornet.models.layers import LayerScale
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -36,13 +37,6 @@ def parse_args() -> argparse.Namespace:
         nargs='*',
         help='configs to check (default: the ten ImageNet classifiers)')
     return parser.parse_args()
-
-
-def input_shape(config: str, model) -> tuple:
-    crop = (model.cfg.model.get('test_cfg') or {}).get('crop_size')
-    if crop:
-        return tuple(crop)
-    return (384, 384) if '384px' in config else (224, 224)
 
 
 def main() -> None:
@@ -58,7 +52,7 @@ def main() -> None:
         for module in model.modules():
             if isinstance(module, LayerScale):
                 torch.nn.init.uniform_(module.weight, 0.5, 1.0)
-        shape = input_shape(config, model)
+        shape = eval_input_shape(model.cfg)
         with tempfile.TemporaryDirectory() as folder:
             path = osp.join(folder, 'model.onnx')
             start = time.perf_counter()
