@@ -8,7 +8,6 @@ _base_ = '../../configs/upernet/upernet_hornet-t-gf_8xb2-160k_ade20k-512x512.py'
 data_root = 'data/tiny-ade'
 crop_size = (64, 64)
 max_iters = 40
-norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
@@ -29,44 +28,28 @@ model = dict(
     auxiliary_head=dict(in_channels=32, channels=8),
     test_cfg=dict(crop_size=crop_size, stride=(42, 42)))
 
+# the real pipelines at 1/8 of the scale (resize ratios 0.75-1.5)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
     dict(
-        type='RandomResize',
-        scale=(256, 64),
-        ratio_range=(0.75, 1.5),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs')
+        t, **{
+            'RandomResize': dict(scale=(256, 64), ratio_range=(0.75, 1.5)),
+            'RandomCrop': dict(crop_size=crop_size)
+        }.get(t.type, {})) for t in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 64), keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs')
+    dict(t, scale=(256, 64)) if t.type == 'Resize' else t
+    for t in _base_.test_pipeline
 ]
-# the real configs' ratios 0.5-1.75 of the test scale, and flips
+# the real multi-scale + flip test (ratios 0.5-1.75 of the test scale) at
+# 1/8 of the scale
 tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
     dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(128, 32), keep_ratio=True),
-                dict(type='Resize', scale=(192, 48), keep_ratio=True),
-                dict(type='Resize', scale=(256, 64), keep_ratio=True),
-                dict(type='Resize', scale=(320, 80), keep_ratio=True),
-                dict(type='Resize', scale=(384, 96), keep_ratio=True),
-                dict(type='Resize', scale=(448, 112), keep_ratio=True)
-            ],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ], [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]
-        ])
+        t,
+        transforms=[[
+            dict(r, scale=(r.scale[0] // 8, r.scale[1] // 8))
+            for r in t.transforms[0]
+        ], *t.transforms[1:]]) if t.type == 'TestTimeAug' else t
+    for t in _base_.tta_pipeline
 ]
 train_dataloader = dict(
     batch_size=4,
@@ -80,21 +63,10 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
+# the real schedule: warmup over 4 iterations, poly decay over max_iters
 param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-6,
-        end_factor=1.0,
-        by_epoch=False,
-        begin=0,
-        end=4 + 1),
-    dict(
-        type='PolyLR',
-        power=1.0,
-        eta_min=0.0,
-        by_epoch=False,
-        begin=0,
-        end=max_iters + 1),
+    dict(s, end=(4 if s.type == 'LinearLR' else max_iters) + 1)
+    for s in _base_.param_scheduler
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
