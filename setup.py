@@ -62,7 +62,8 @@ def add_mim_extension() -> None:
 
 
 def get_extensions() -> tuple:
-    """The C++ operators (``mmhornet._ext``) and the command to build them.
+    """The C++ operators (``mmhornet.ops._ext``) and the command that builds
+    them.
 
     Set ``MMHORNET_WITH_OPS=0`` to install without them: HorNet then uses
     PyTorch's kernels for everything (same results, slower CPU training).
@@ -79,7 +80,7 @@ def get_extensions() -> tuple:
             'or set MMHORNET_WITH_OPS=0 to install without the '
             'operators.') from error
     extension = CppExtension(
-        'mmhornet._ext', ['mmhornet/ops/csrc/depthwise_conv.cpp'],
+        'mmhornet.ops._ext', ['mmhornet/ops/csrc/depthwise_conv.cpp'],
         extra_compile_args=['-O3', '-fopenmp-simd'])
     return [extension], {'build_ext': BuildExtension}
 

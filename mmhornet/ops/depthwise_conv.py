@@ -3,8 +3,8 @@
 
 The weight gradient comes from the C++ operator
 ``mmhornet::depthwise_conv7x7_weight_grad`` (built with the package as
-``mmhornet._ext``), the input gradient from a forward convolution with the
-flipped kernel; both compute the same sums as PyTorch's backward.
+``mmhornet.ops._ext``), the input gradient from a forward convolution with
+the flipped kernel; both compute the same sums as PyTorch's backward.
 """
 import warnings
 from typing import Optional
@@ -13,13 +13,13 @@ import torch
 import torch.nn.functional as F
 
 try:
-    from mmhornet import _ext  # noqa: F401 (registers the operators)
+    from . import _ext  # noqa: F401 (registers the operators)
 except ModuleNotFoundError:  # installed with MMHORNET_WITH_OPS=0
     _ext = None
 except ImportError as error:  # built, but not for this torch
     warnings.warn(
-        f'mmhornet._ext failed to load ({error}); HorNet runs without its '
-        'C++ operators (same results, slower CPU training). Rebuild them '
+        f'mmhornet.ops._ext failed to load ({error}); HorNet runs without '
+        'its C++ operators (same results, slower CPU training). Rebuild them '
         'for the installed torch: pip install --no-build-isolation -e .')
     _ext = None
 

@@ -36,7 +36,7 @@ def relative_error(value, reference):
 
 def test_ops_are_built():
     assert ops_available(), (
-        'mmhornet._ext is missing: reinstall with `pip install '
+        'mmhornet.ops._ext is missing: reinstall with `pip install '
         '--no-build-isolation -e .` (make install does)')
 
 
@@ -183,7 +183,7 @@ def test_without_the_operator_it_is_conv2d(monkeypatch):
 def test_traced_depthwise_conv_is_a_convolution():
     """FLOP counters and ONNX export trace the model: they must see the
     convolution, not an opaque autograd function."""
-    from mmhornet.models.layers.gnconv import DepthwiseConv2d
+    from mmhornet.models.layers import DepthwiseConv2d
     module = DepthwiseConv2d(16)
     traced = torch.jit.trace(module, torch.randn(1, 16, 6, 6))
     kinds = {node.kind() for node in traced.graph.nodes()}
@@ -197,18 +197,18 @@ def test_a_broken_build_warns(monkeypatch):
     import importlib
     import sys
 
-    import mmhornet
+    import mmhornet.ops
     from mmhornet.ops import depthwise_conv
 
     class BrokenBuild:
 
         def find_spec(self, name, path=None, target=None):
-            if name == 'mmhornet._ext':
+            if name == 'mmhornet.ops._ext':
                 raise ImportError('undefined symbol: _ZN3c10...')
             return None
 
-    monkeypatch.delattr(mmhornet, '_ext')
-    monkeypatch.delitem(sys.modules, 'mmhornet._ext')
+    monkeypatch.delattr(mmhornet.ops, '_ext')
+    monkeypatch.delitem(sys.modules, 'mmhornet.ops._ext')
     monkeypatch.setattr(sys, 'meta_path', [BrokenBuild()] + sys.meta_path)
     try:
         with pytest.warns(UserWarning, match='failed to load.*undefined'):

@@ -46,6 +46,22 @@ def test_mim_train_and_test(tmp_path, tiny_folder_dataset):
     assert (site / 'mmhornet' / '.mim' / 'tools' / 'train.py').is_file()
 
     env = dict(os.environ, PYTHONPATH=str(site))
+    # the wheel carries the C++ operators as mmhornet.ops._ext, and the
+    # installed package (not this checkout) loads them
+    assert len(list((site / 'mmhornet' / 'ops').glob('_ext*.so'))) == 1
+    assert not list((site / 'mmhornet').glob('_ext*'))
+    result = subprocess.run([
+        sys.executable, '-c', 'import mmhornet.ops as ops; '
+        'print(ops._ext.__file__, ops.ops_available())'
+    ],
+                            env=env,
+                            cwd=str(tmp_path),
+                            capture_output=True,
+                            text=True,
+                            check=True)
+    ext_file, available = result.stdout.split()
+    assert osp.dirname(ext_file) == str(site / 'mmhornet' / 'ops')
+    assert available == 'True'
     mim = osp.join(osp.dirname(sys.executable), 'mim')
     data = data_options(tiny_folder_dataset)
     work_dir = tmp_path / 'work'

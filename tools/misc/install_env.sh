@@ -52,6 +52,6 @@ echo "[install] OpenMMLab toolboxes and mmhornet (with its C++ operators)"
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 "$PY" -c 'import mmcv.ops, mmengine, mmpretrain, mmdet, mmseg, mmhornet'
 if [ "${MMHORNET_WITH_OPS:-1}" != 0 ]; then
-    "$PY" -c 'import mmhornet._ext'
+    "$PY" -c 'import mmhornet.ops._ext'
 fi
 echo "[install] done: $VENV"

@@ -184,5 +184,5 @@ TORCH_LIBRARY_IMPL(mmhornet, CPU, m) {
 
 }  // namespace mmhornet
 
-// Importing mmhornet._ext loads the library and so registers the operator.
+// Importing mmhornet.ops._ext loads the library and so registers the operator.
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {}
