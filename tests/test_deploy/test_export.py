@@ -12,9 +12,8 @@ import torch
 
 from mmhornet.apis import get_model
 from mmhornet.deploy import export_onnx, verify_onnx
-from mmhornet.models.layers.gnconv import (MAX_PIXELS_2D_DFT,
-                                           resize_complex_weight,
-                                           spectral_filter_matmul)
+from mmhornet.ops import resize_complex_weight, spectral_filter_matmul
+from mmhornet.ops.global_filter import MAX_PIXELS_2D_DFT
 from ..conftest import REPO_ROOT, TEST_CONFIG
 
 SEG_CONFIG = osp.join(REPO_ROOT, 'tests', 'data',

@@ -15,7 +15,7 @@ from mmseg.registry import MODELS
 from modelindex.load_model_index import load as load_model_index
 
 from mmhornet.apis import list_models
-from mmhornet.models.layers.gnconv import GlobalLocalFilter
+from mmhornet.models.layers import GlobalLocalFilter
 from ..conftest import REPO_ROOT
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'upernet')
@@ -261,7 +261,7 @@ def test_imagenet_weights_load_into_the_backbone(tmp_path):
     HorNet-T (GF) classifier checkpoint (mmpretrain's keys, 14x8 / 7x4
     filters) fills the backbone; the filters are resized to 24x13 / 12x7."""
     from mmhornet.models import HorNet
-    from mmhornet.models.layers.gnconv import resize_complex_weight
+    from mmhornet.ops import resize_complex_weight
     torch.manual_seed(0)
     imagenet = HorNet(arch='tiny-gf')
     state = {f'backbone.{k}': v for k, v in imagenet.state_dict().items()}

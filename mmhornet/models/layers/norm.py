@@ -23,14 +23,10 @@ class LayerNorm2d(nn.LayerNorm):
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
         super().__init__(num_channels, eps=eps)
 
-    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-        """Normalise ``x``; ``scale`` multiplies the output, folded into the
-        affine parameters (no extra pass over the tensor)."""
-        weight, bias = self.weight, self.bias
-        if scale != 1.0:
-            weight, bias = weight * scale, bias * scale
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, weight, bias, self.eps)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight,
+            self.bias, self.eps)
         return x.permute(0, 3, 1, 2)
 
 

@@ -1,6 +1,7 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
 import pytest
 import torch
+from mmcv.cnn.bricks import DropPath
 from mmpretrain.models.backbones import HorNet as RefHorNet
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 
@@ -296,11 +297,13 @@ def test_with_cp_same_outputs_and_gradients():
 
 def test_drop_path_and_layer_scale_settings():
     model = HorNet(arch=NANO, drop_path_rate=0.3, layer_scale_init_value=0.5)
+    # stochastic depth is a DropPath module per block, as in mmpretrain
     rates = [
-        block.drop_path_rate for stage in model.stages for block in stage
-        if block.drop_path_rate > 0
+        block.drop_path.drop_prob for stage in model.stages for block in stage
+        if isinstance(block.drop_path, DropPath)
     ]
     assert rates == pytest.approx(torch.linspace(0, 0.3, 6)[1:].tolist())
+    assert isinstance(model.stages[0][0].drop_path, torch.nn.Identity)
     gamma = model.stages[0][0].gamma1.weight
     assert torch.all(gamma == 0.5)
     model.init_weights()  # the default init keeps the layer scales

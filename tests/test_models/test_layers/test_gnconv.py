@@ -6,9 +6,8 @@ from mmpretrain.models.backbones.hornet import GlobalLocalFilter as RefGF
 from mmpretrain.models.backbones.hornet import HorNetLayerNorm
 from mmpretrain.models.backbones.hornet import gnConv as RefGnConv
 
-from mmhornet.models.layers import (GlobalLocalFilter, LayerNorm2d, gnConv,
-                                    resize_complex_weight)
-from mmhornet.models.layers.gnconv import spectral_filter
+from mmhornet.models.layers import GlobalLocalFilter, LayerNorm2d, gnConv
+from mmhornet.ops import resize_complex_weight, spectral_filter
 from mmhornet.registry import MODELS
 
 DW = dict(type='DW', kernel_size=7)
@@ -141,7 +140,7 @@ def test_compiled_spectral_filter_is_the_fft_one(size, monkeypatch):
     products along H and W at 30x27, with a resized filter): the values
     and gradients of eager ``torch.fft`` in float64; its DFT matrices are
     built once, as constants of the graph, not on every call."""
-    from mmhornet.models.layers import gnconv as gnconv_module
+    from mmhornet.ops import global_filter as filter_module
     torch.manual_seed(0)
     x = torch.randn(2, 4, *size, dtype=torch.float64)
     weight = torch.randn(4, 14, 8, 2, dtype=torch.float64)
@@ -156,9 +155,9 @@ def test_compiled_spectral_filter_is_the_fft_one(size, monkeypatch):
 
     built = []
     for name in ('_dft2_bases', '_dft_bases'):
-        real = getattr(gnconv_module, name)
+        real = getattr(filter_module, name)
         monkeypatch.setattr(
-            gnconv_module,
+            filter_module,
             name,
             lambda *args, real=real: built.append(args) or real(*args))
     compiled = torch.compile(lambda t: spectral_filter(t, weight))
@@ -168,7 +167,7 @@ def test_compiled_spectral_filter_is_the_fft_one(size, monkeypatch):
 
 
 def test_linear_gelu_fused_inference_equals_the_plain_ops():
-    from mmhornet.models.layers.block import linear_gelu
+    from mmhornet.ops import linear_gelu
     torch.manual_seed(0)
     linear = torch.nn.Linear(32, 128)
     x = torch.randn(2, 5, 7, 32)
