@@ -83,3 +83,13 @@ def tiny_coco(tmp_path_factory) -> str:
     make_coco_split(root, 'train', num_images=8, seed=0)
     make_coco_split(root, 'val', num_images=4, seed=1)
     return root
+
+
+@pytest.fixture(scope='session')
+def shapes_coco(tmp_path_factory) -> str:
+    """The shapes of ``tiny_coco`` in numbers a detector can learn from:
+    train (64 images) and val (16 images, 28 objects)."""
+    root = str(tmp_path_factory.mktemp('shapes-coco'))
+    make_coco_split(root, 'train', num_images=64, seed=0)
+    make_coco_split(root, 'val', num_images=16, seed=1)
+    return root

@@ -96,3 +96,56 @@ def tiny_config(config: str, data_root: str, work_dir: str) -> str:
     path = osp.join(work_dir, osp.basename(config))
     cfg.dump(path)
     return path
+
+
+def learnable_config(config: str, data_root: str, work_dir: str,
+                     epochs: int) -> str:
+    """Write ``tiny_config(config, ...)`` set to learn the generated shapes
+    in a CPU minute: images at their own size with random flips (the
+    recipe's multi-scale and crop policies need more data and time than a
+    test has), lr 2e-3 with a 20-iteration warm-up and x0.1 for the last
+    quarter of the ``epochs``, no stochastic depth, fewer RPN proposals in
+    training. The detector, its losses, AdamW with layer-wise decay and the
+    evaluator stay as configured.
+
+    Returns:
+        str: The path of the written config.
+    """
+    path = tiny_config(config, data_root, work_dir)
+    cfg = Config.fromfile(path)
+    cfg.model.backbone.drop_path_rate = 0.
+    cfg.model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=100)
+    native_size = dict(type='Resize', scale=(80, 64), keep_ratio=True)
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+        native_size,
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackDetInputs')
+    ]
+    cfg.train_dataloader.batch_size = 4
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        for transform in loader.dataset.pipeline:
+            if transform.type == 'Resize':
+                transform.update(native_size)
+    cfg.optim_wrapper.optimizer.lr = 2e-3
+    cfg.param_scheduler = [
+        dict(
+            type='LinearLR',
+            start_factor=0.01,
+            by_epoch=False,
+            begin=0,
+            end=20),
+        dict(
+            type='MultiStepLR',
+            by_epoch=True,
+            begin=0,
+            end=epochs,
+            milestones=[epochs * 3 // 4],
+            gamma=0.1)
+    ]
+    cfg.train_cfg.update(max_epochs=epochs, val_interval=epochs)
+    cfg.default_hooks.checkpoint.interval = epochs
+    cfg.default_hooks.logger.interval = 8
+    cfg.dump(path)
+    return path
