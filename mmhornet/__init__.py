@@ -1,5 +1,11 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""mmhornet: HorNet and gnConv for the OpenMMLab 2.0 toolboxes."""
+"""mmhornet: HorNet and gnConv for the OpenMMLab 2.0 toolboxes.
+
+``get_model``, ``inference_model`` and ``list_models`` (:mod:`mmhornet.apis`)
+and the subpackages are imported on first use.
+"""
+import importlib
+
 import mmcv
 import mmengine
 from mmengine.utils import digit_version
@@ -27,10 +33,19 @@ _check_version('mmcv', mmcv.__version__, mmcv_minimum_version,
 _check_version('mmengine', mmengine.__version__, mmengine_minimum_version,
                mmengine_maximum_version)
 
-from . import compat  # noqa: E402,F401  (modern-torch fixes, applied once)
-from .apis import get_model, inference_model, list_models  # noqa: E402
+_LAZY = ('get_model', 'inference_model', 'list_models')
+_SUBPACKAGES = ('apis', 'compat', 'deploy', 'engine', 'models', 'ops',
+                'registry', 'utils')
 
-__all__ = [
-    '__version__', 'version_info', 'get_model', 'inference_model',
-    'list_models'
-]
+
+def __getattr__(name: str):
+    # The root stays light (importing it imports no model code and changes
+    # no global state): the APIs and subpackages are imported on first use.
+    if name in _LAZY:
+        return getattr(importlib.import_module('.apis', __name__), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f'.{name}', __name__)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+__all__ = ['__version__', 'version_info', *_LAZY]

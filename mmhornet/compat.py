@@ -1,21 +1,23 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""Fixes that let the 2023-2024 OpenMMLab releases run on modern torch.
+"""Safe checkpoint loading for the 2023-2024 OpenMMLab releases on modern
+torch.
 
-Importing :mod:`mmhornet` applies them once:
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and refuses
+the extra objects that mmengine stores in its checkpoints (the message hub's
+``HistoryBuffer``, numpy arrays), so testing, ``load_from`` and ``--resume``
+fail. Instead of turning ``weights_only`` off (which lets a malicious file
+run code), the few types such checkpoints hold are allowlisted
+(:data:`CHECKPOINT_SAFE_GLOBALS`), and every file is loaded with
+``weights_only=True`` (:func:`load_checkpoint_file`); a refusal, a corrupt
+file or a failed download is explained. A checkpoint downloaded from a URL
+whose file name carries OpenMMLab's sha256 prefix is checked against it, and
+an incomplete, corrupt or unreadable download never enters the cache
+(:func:`load_url`).
 
-* **Safe checkpoint loading.** Since torch 2.6, ``torch.load`` defaults to
-  ``weights_only=True`` and refuses the extra objects that mmengine stores in
-  its checkpoints (the message hub's ``HistoryBuffer``, numpy arrays), so
-  testing, ``load_from`` and ``--resume`` fail. Instead of turning
-  ``weights_only`` off (which lets a malicious file run code), the few types
-  such checkpoints hold are allowlisted, and mmengine's local and HTTP
-  checkpoint loaders are replaced by ones that always load with
-  ``weights_only=True`` and explain a refusal, a corrupt file, or a failed
-  download.
-* **Verified downloads.** A checkpoint downloaded from a URL whose file name
-  carries OpenMMLab's sha256 prefix is checked against it, and an
-  incomplete, corrupt or unreadable download never enters the cache (see
-  :func:`load_url`).
+Importing this module changes nothing. :func:`patch_checkpoint_loading`
+makes mmengine's ``CheckpointLoader`` (``load_from``, ``--resume``,
+``init_cfg=dict(type='Pretrained')``) use these loaders; see there for who
+calls it.
 """
 import hashlib
 import logging
@@ -39,7 +41,7 @@ from mmengine.utils import ProgressBar
 
 __all__ = [
     'CHECKPOINT_SAFE_GLOBALS', 'hash_prefix_of', 'load_checkpoint_file',
-    'load_url'
+    'load_url', 'patch_checkpoint_loading'
 ]
 
 
@@ -69,13 +71,14 @@ def _numpy_globals() -> List[Any]:
 CHECKPOINT_SAFE_GLOBALS: List[Any] = [
     HistoryBuffer, ConfigDict, getattr, *_numpy_globals()
 ]
-torch.serialization.add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
 
 
 def load_checkpoint_file(
         filename: str,
         map_location: Union[str, torch.device, None] = None) -> Any:
-    """Load a checkpoint file with ``weights_only=True``.
+    """Load a checkpoint file with ``weights_only=True``, allowing
+    :data:`CHECKPOINT_SAFE_GLOBALS` (whether or not
+    :func:`patch_checkpoint_loading` ran).
 
     Args:
         filename (str): Path of the checkpoint.
@@ -96,9 +99,14 @@ def load_checkpoint_file(
     if not osp.isfile(filename):
         raise FileNotFoundError(
             f'Checkpoint file not found: {osp.abspath(filename)}')
+    # Allow what is not allowed yet, for this call only (the context manager
+    # removes what it was given, also entries added before).
+    allowed = torch.serialization.get_safe_globals()
+    missing = [g for g in CHECKPOINT_SAFE_GLOBALS if g not in allowed]
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(missing):
+            return torch.load(
+                filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         if not zipfile.is_zipfile(filename) and 'Unsupported operand' in str(
                 error):
@@ -315,14 +323,48 @@ def load_url(url: str,
 
 
 def load_from_local(filename: str, map_location=None) -> Any:
+    """mmengine's scheme for local files: :func:`load_checkpoint_file`."""
     return load_checkpoint_file(filename, map_location)
 
 
 def load_from_http(filename: str, map_location=None, model_dir=None) -> Any:
+    """mmengine's scheme for ``http(s)://``: :func:`load_url`."""
     return load_url(filename, map_location, model_dir)
 
 
-CheckpointLoader.register_scheme('', load_from_local, force=True)
-CheckpointLoader.register_scheme(('http://', 'https://'),
-                                 load_from_http,
-                                 force=True)
+_patched = False
+
+
+def patch_checkpoint_loading() -> None:
+    """Make mmengine load checkpoints safely on torch >= 2.6.
+
+    mmengine's ``CheckpointLoader`` schemes for local files and
+    ``http(s)://`` URLs become :func:`load_checkpoint_file` and
+    :func:`load_url`, and :data:`CHECKPOINT_SAFE_GLOBALS` are allowlisted
+    for ``torch.load`` (for mmengine's other schemes, such as
+    ``open-mmlab://``). Calling it again does nothing.
+
+    It changes global state, so importing mmhornet does not call it. It is
+    applied where mmhornet runs OpenMMLab code that loads mmengine
+    checkpoints:
+
+    - ``tools/train.py`` and ``tools/test.py`` call it first, whatever the
+      config;
+    - the ``mmhornet`` registries call it when a ``mmhornet.`` type is
+      looked up, so that a config that uses one (through
+      :func:`mmhornet.apis.get_model`, or mmpretrain's, mmdet's or mmseg's
+      own tools) loads its ``load_from``, ``--resume`` and ``Pretrained``
+      checkpoints: their models are built before any checkpoint is read.
+
+    Other code that loads mmengine checkpoints (e.g. builds HorNet directly
+    in Python with a ``Pretrained`` ``init_cfg``) calls it itself.
+    """
+    global _patched
+    if _patched:
+        return
+    torch.serialization.add_safe_globals(CHECKPOINT_SAFE_GLOBALS)
+    CheckpointLoader.register_scheme('', load_from_local, force=True)
+    CheckpointLoader.register_scheme(('http://', 'https://'),
+                                     load_from_http,
+                                     force=True)
+    _patched = True

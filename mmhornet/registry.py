@@ -5,6 +5,11 @@ Each is a child of the mmengine root registry, so configs of any toolbox
 (``default_scope`` mmpretrain, mmdet or mmseg) name our modules with the scope
 prefix, e.g. ``type='mmhornet.HorNet'``; mmengine imports the ``locations``
 on first use, so no ``custom_imports`` are needed.
+
+Looking up a ``mmhornet.`` name applies
+:func:`mmhornet.compat.patch_checkpoint_loading`, so that the checkpoints of
+a config that uses mmhornet load on torch >= 2.6 whichever toolbox's tools
+run it.
 """
 from importlib import import_module
 from typing import Optional, Type
@@ -14,10 +19,23 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import \
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
+from .compat import patch_checkpoint_loading
 
-class ModelRegistry(Registry):
+
+class MMHornetRegistry(Registry):
+    """A registry of the ``mmhornet`` scope: a look-up first applies
+    :func:`~mmhornet.compat.patch_checkpoint_loading` (see why there)."""
+
+    def get(self, key: str) -> Optional[Type]:
+        patch_checkpoint_loading()
+        return super().get(key)
+
+
+class ModelRegistry(MMHornetRegistry):
     """A registry that imports a module extending a toolbox class when its
     name is looked up (``mmhornet.HorFPN``), not with ``locations``.
 
@@ -41,18 +59,23 @@ MODELS = ModelRegistry(
     parent=MMENGINE_MODELS,
     scope='mmhornet',
     locations=['mmhornet.models', 'mmhornet.deploy'])
-OPTIM_WRAPPERS = Registry(
+OPTIM_WRAPPERS = MMHornetRegistry(
     'optim_wrapper',
     parent=MMENGINE_OPTIM_WRAPPERS,
     scope='mmhornet',
     locations=['mmhornet.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+OPTIM_WRAPPER_CONSTRUCTORS = MMHornetRegistry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
     scope='mmhornet',
     locations=['mmhornet.engine'])
-HOOKS = Registry(
+HOOKS = MMHornetRegistry(
     'hook',
     parent=MMENGINE_HOOKS,
     scope='mmhornet',
     locations=['mmhornet.engine'])
+WEIGHT_INITIALIZERS = MMHornetRegistry(
+    'weight initializer',
+    parent=MMENGINE_WEIGHT_INITIALIZERS,
+    scope='mmhornet',
+    locations=['mmhornet.engine.pretrained'])

@@ -4,18 +4,24 @@
 The checkpoint may be a local path or an ``http(s)://`` URL (downloaded to
 the torch hub cache and loaded with ``weights_only=True``), or an ``.onnx``
 file exported by tools/deployment/pytorch2onnx.py, run by onnxruntime.
+Checkpoints load with ``weights_only=True``
+(:func:`mmhornet.compat.patch_checkpoint_loading`), and distributed runs and
+``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`).
 """
 import argparse
 import numbers
+import os
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mmhornet  # noqa: F401  (modern-torch fixes: safe checkpoint loading)
-from mmhornet.utils import check_data_roots, setup_launcher, teardown_launcher
+from mmhornet.compat import patch_checkpoint_loading
+from mmhornet.engine import setup_launcher, teardown_launcher
+from mmhornet.utils import check_data_roots, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,8 +54,12 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help="test-time augmentation: the config's tta_model and "
         'tta_pipeline (e.g. multi-scale and flip)')
+    # torchrun passes --local-rank (or --local_rank in older versions)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -126,18 +136,26 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    patch_checkpoint_loading()
+    cfg = merge_args(load_config(args.config, args.config), args)
     check_data_roots(cfg, ('test_dataloader', ))
     setup_launcher(cfg)
-    runner = Runner.from_cfg(cfg)
-    if args.out is not None:
-        runner.test_evaluator.metrics.append(
-            DumpResults(out_file_path=args.out))
-    metrics = runner.test()
-    if is_main_process():
-        print(' '.join(f'{key}: {format_metric(value)}'
-                       for key, value in metrics.items()))
-    teardown_launcher()
+    failed = True
+    try:
+        if 'runner_type' not in cfg:
+            runner = Runner.from_cfg(cfg)
+        else:
+            runner = RUNNERS.build(cfg)
+        if args.out is not None:
+            runner.test_evaluator.metrics.append(
+                DumpResults(out_file_path=args.out))
+        metrics = runner.test()
+        if is_main_process():
+            print(' '.join(f'{key}: {format_metric(value)}'
+                           for key, value in metrics.items()))
+        failed = False
+    finally:
+        teardown_launcher(failed)
 
 
 if __name__ == '__main__':

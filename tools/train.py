@@ -8,19 +8,25 @@ Every run saves crash-safe checkpoints with their random states (mmengine's
 ``CheckpointHook`` becomes ``mmhornet.AtomicCheckpointHook`` and a
 ``mmhornet.RandomStateHook`` is added), so that ``--resume`` continues an
 interrupted run exactly; ``--resume`` without a path skips unreadable
-checkpoints.
+checkpoints. Checkpoints load with ``weights_only=True``
+(:func:`mmhornet.compat.patch_checkpoint_loading`), and distributed runs and
+``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`).
 """
 import argparse
 import logging
+import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mmhornet  # noqa: F401  (modern-torch fixes: safe checkpoint loading)
-from mmhornet.engine import enable_safe_checkpoints, find_resumable_checkpoint
-from mmhornet.utils import check_data_roots, setup_launcher, teardown_launcher
+from mmhornet.compat import patch_checkpoint_loading
+from mmhornet.engine import (enable_safe_checkpoints,
+                             find_resumable_checkpoint, setup_launcher,
+                             teardown_launcher)
+from mmhornet.utils import check_data_roots, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,7 +64,10 @@ def parse_args() -> argparse.Namespace:
         help='job launcher')
     # torchrun passes --local-rank (or --local_rank in older versions)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -103,14 +112,22 @@ def resolve_auto_resume(cfg: Config) -> None:
 
 def main() -> None:
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    patch_checkpoint_loading()
+    cfg = merge_args(load_config(args.config, args.config), args)
     enable_safe_checkpoints(cfg)
     resolve_auto_resume(cfg)
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     setup_launcher(cfg)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    teardown_launcher()
+    failed = True
+    try:
+        if 'runner_type' not in cfg:
+            runner = Runner.from_cfg(cfg)
+        else:
+            runner = RUNNERS.build(cfg)
+        runner.train()
+        failed = False
+    finally:
+        teardown_launcher(failed)
 
 
 if __name__ == '__main__':

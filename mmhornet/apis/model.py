@@ -25,7 +25,7 @@ from modelindex.load_model_index import load as load_model_index
 from modelindex.models.Model import Model
 
 from ..models.utils import convert_official_hornet, is_official_layout
-from ..utils.toolbox import TOOLBOXES, import_toolbox, toolbox_message
+from ..utils.toolbox import TOOLBOXES, import_toolbox, load_config
 
 ModelType = Union[BaseModel, str, Config]
 
@@ -98,23 +98,6 @@ def list_models(pattern: Optional[str] = None,
     return sorted(names)
 
 
-def _load_config(path: str, name: str) -> Config:
-    """``Config.fromfile``; a base config of a missing toolbox (e.g.
-    ``mmdet::...``) is an error that names the extra to install."""
-    try:
-        return Config.fromfile(path)
-    except ModuleNotFoundError as error:
-        # mmengine's words for a `scope::` base of a missing package
-        for toolbox, (distribution, _, _) in TOOLBOXES.items():
-            if str(error).startswith(f'{distribution} is not installed'):
-                raise ImportError(
-                    toolbox_message(
-                        toolbox, name,
-                        'not installed; the config inherits its bases'),
-                    name=toolbox) from error
-        raise
-
-
 def _resolve(model: Union[str, Config]) -> tuple:
     """Config and metadata (None for configs) of a name, path or Config."""
     if isinstance(model, Config):
@@ -123,9 +106,9 @@ def _resolve(model: Union[str, Config]) -> tuple:
         if not osp.isfile(model):
             raise FileNotFoundError(f'Config file not found: '
                                     f'{osp.abspath(model)}')
-        return _load_config(model, model), None
+        return load_config(model, model), None
     metainfo = ModelHub.get(model)
-    return _load_config(metainfo.config, model), metainfo
+    return load_config(metainfo.config, model), metainfo
 
 
 def _registry(scope: str, name: str):

@@ -1,9 +1,7 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
 from .data import check_data_roots
-from .dist import (cpu_threads_per_process, replace_sync_bn, setup_launcher,
-                   teardown_launcher)
+from .toolbox import import_toolbox, load_config, toolbox_message
 
 __all__ = [
-    'check_data_roots', 'setup_launcher', 'teardown_launcher',
-    'replace_sync_bn', 'cpu_threads_per_process'
+    'check_data_roots', 'import_toolbox', 'load_config', 'toolbox_message'
 ]

@@ -5,11 +5,14 @@ HorNet, gnConv and everything built from them need only torch, mmcv and
 mmengine. Classification, detection and segmentation run inside mmpretrain,
 mmdet and mmseg, which ``pip install 'mmhornet[cls]'`` (``[det]``, ``[seg]``
 or ``[all]``) adds; code that needs one imports it through
-:func:`import_toolbox`, so that a missing toolbox is named together with the
-extra that installs it.
+:func:`import_toolbox` (configs through :func:`load_config`), so that a
+missing toolbox is named together with the extra that installs it.
 """
 import importlib
+import importlib.util
 from types import ModuleType
+
+from mmengine.config import Config
 
 # import name -> (distribution, extra of mmhornet, task)
 TOOLBOXES = {
@@ -61,3 +64,42 @@ def import_toolbox(module: str, user: str) -> ModuleType:
         raise ImportError(
             toolbox_message(toolbox, user, str(error)),
             name=toolbox) from error
+
+
+def load_config(filename: str, user: str) -> Config:
+    """``Config.fromfile`` for a config that runs in a toolbox, or say how to
+    install the toolbox.
+
+    Args:
+        filename (str): The config file.
+        user (str): What needs it, named in the error, e.g. the config or
+            tool.
+
+    Returns:
+        Config: The config.
+
+    Raises:
+        ImportError: The config inherits a base config of a toolbox that is
+            not installed (``_base_ = 'mmdet::...'``), or its
+            ``default_scope`` is such a toolbox; the message names the
+            mmhornet extra that installs it.
+    """
+    try:
+        cfg = Config.fromfile(filename)
+    except ModuleNotFoundError as error:
+        # mmengine's words for a `scope::` base of a missing package
+        for toolbox, (distribution, _, _) in TOOLBOXES.items():
+            if str(error).startswith(f'{distribution} is not installed'):
+                raise ImportError(
+                    toolbox_message(
+                        toolbox, user,
+                        'not installed; the config inherits its bases'),
+                    name=toolbox) from error
+        raise
+    scope = cfg.get('default_scope')
+    if scope in TOOLBOXES and importlib.util.find_spec(scope) is None:
+        raise ImportError(
+            toolbox_message(scope, user,
+                            f'not installed; the default_scope of {filename}'),
+            name=scope)
+    return cfg

@@ -1,8 +1,11 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""Safe checkpoint loading on torch >= 2.6 and CPU mixed precision."""
+"""Safe checkpoint loading on torch >= 2.6, and where it is applied."""
 import io
+import json
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,8 +13,14 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
-from mmhornet.compat import load_checkpoint_file, load_url
-from mmhornet.registry import OPTIM_WRAPPERS
+from mmhornet.compat import (load_checkpoint_file, load_url,
+                             patch_checkpoint_loading)
+from ..conftest import REPO_ROOT
+
+
+@pytest.fixture(autouse=True)
+def patched():
+    patch_checkpoint_loading()
 
 
 class _RunsCommand:
@@ -98,25 +107,63 @@ def test_url_uses_a_file_already_in_the_cache(tmp_path):
     assert loaded['state_dict']['w'].tolist() == [0, 1, 2]
 
 
-def test_amp_optim_wrapper_uses_bfloat16_autocast_on_cpu():
-    model = torch.nn.Linear(4, 2)
-    wrapper = OPTIM_WRAPPERS.build(
+def _checkpoint_with_history(path) -> None:
+    buffer = HistoryBuffer()
+    buffer.update(0.5)
+    torch.save(
         dict(
-            type='AmpOptimWrapper',
-            optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
-    assert wrapper.loss_scaler is None  # this machine has no GPU
-    with wrapper.optim_context(model):
-        assert torch.is_autocast_enabled('cpu')
-        out = model(torch.randn(3, 4))
-        assert out.dtype == torch.bfloat16
-    before = model.weight.detach().clone()
-    wrapper.update_params(out.float().square().mean())
-    assert not torch.equal(before, model.weight)
-    state = wrapper.state_dict()
-    wrapper.load_state_dict(dict(state, loss_scaler={'scale': 1.0}))
-    with pytest.raises(ValueError, match='bfloat16 only'):
-        OPTIM_WRAPPERS.build(
-            dict(
-                type='AmpOptimWrapper',
-                dtype='float16',
-                optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+            state_dict={'w': torch.ones(2)},
+            message_hub=dict(log_scalars={'loss': buffer})), path)
+
+
+APPLIED_WHERE = r'''
+import json, sys
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+
+def state():
+    try:
+        CheckpointLoader.load_checkpoint(sys.argv[1])
+        loads = 'loaded'
+    except Exception as error:
+        loads = type(error).__name__
+    return [CheckpointLoader._schemes[''].__module__, loads,
+            HistoryBuffer in torch.serialization.get_safe_globals()]
+
+
+report = dict(before=state())
+import mmhornet
+import mmhornet.apis, mmhornet.compat, mmhornet.engine, mmhornet.models
+# mmhornet's own loader needs no patch and leaves none behind
+assert mmhornet.compat.load_checkpoint_file(sys.argv[1])['message_hub']
+report['imported'] = state()
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+init_default_scope('mmpretrain')
+MODELS.build(dict(type='mmhornet.gnConv', in_channels=16))
+report['built'] = state()
+print(json.dumps(report))
+'''
+
+
+def test_applied_when_a_config_uses_mmhornet_not_on_import(tmp_path):
+    """Importing mmhornet (any of it) or using its loader changes no global
+    state; resolving a ``mmhornet.`` type from another toolbox's scope
+    applies the patch."""
+    path = tmp_path / 'ckpt.pth'
+    _checkpoint_with_history(path)
+    result = subprocess.run([sys.executable, '-c', APPLIED_WHERE,
+                             str(path)],
+                            cwd=REPO_ROOT,
+                            capture_output=True,
+                            text=True,
+                            check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    # mmengine 0.10.7 on torch >= 2.6 refuses its own checkpoints
+    assert report['before'] == [
+        'mmengine.runner.checkpoint', 'UnpicklingError', False
+    ]
+    assert report['imported'] == report['before']
+    assert report['built'] == ['mmhornet.compat', 'loaded', True]

@@ -8,14 +8,15 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from typing import List
 
 import pytest
 from mmengine.config import Config
 
 from mmhornet.compat import load_checkpoint_file
-from mmhornet.utils import (cpu_threads_per_process, replace_sync_bn,
-                            setup_launcher)
+from mmhornet.engine import (cpu_threads_per_process, replace_sync_bn,
+                             setup_launcher)
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options
 
 NUM_PROCS = 2
@@ -29,21 +30,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_dist(script: str, args: List[str]) -> subprocess.CompletedProcess:
-    """Run a tools/dist_*.sh script with this interpreter on a free port."""
+def run_dist(script: str,
+             args: List[str],
+             check: bool = True,
+             timeout: int = 600,
+             **env: str) -> subprocess.CompletedProcess:
+    """Run a tools/dist_*.sh script with this interpreter on a free port,
+    with ``env`` added to the environment."""
     env = dict(
         os.environ,
         PYTHON=sys.executable,
         PORT=str(free_port()),
-        PYTHONUNBUFFERED='1')
+        PYTHONUNBUFFERED='1',
+        **env)
     env.pop('OMP_NUM_THREADS', None)  # as a user would: torchrun sets it
     result = subprocess.run(['bash', osp.join('tools', script), *args],
                             cwd=REPO_ROOT,
                             env=env,
                             capture_output=True,
                             text=True,
-                            timeout=600)
-    if result.returncode != 0:
+                            timeout=timeout)
+    if check and result.returncode != 0:
         raise AssertionError(f'{script} {args} failed ({result.returncode})'
                              f':\n{result.stdout[-4000:]}\n'
                              f'{result.stderr[-4000:]}')
@@ -103,6 +110,40 @@ def test_dist_test_on_cpu_gathers_every_prediction(dist_train_run,
         int(p['pred_label'].item() == p['gt_label'].item())
         for p in predictions)
     assert float(values[0]) == pytest.approx(100 * correct / 12, abs=1e-3)
+
+
+FAILING_CONFIG = """
+_base_ = {base!r}
+runner_type = 'FailingRunner'
+custom_imports = dict(
+    imports=['tests.test_tools.runners'], allow_failed_imports=False)
+"""
+
+
+@pytest.mark.slow
+def test_a_failing_rank_ends_the_run(tiny_folder_dataset, tmp_path):
+    """One rank raises while the other trains: the tools' teardown (in
+    ``finally``) must not wait for the other ranks, or the job would hang
+    until the process group's timeout; the run fails at once with the
+    rank's error."""
+    config = tmp_path / 'failing.py'
+    config.write_text(FAILING_CONFIG.format(base=TEST_CONFIG))
+    start = time.monotonic()
+    result = run_dist(
+        'dist_train.sh', [
+            str(config),
+            str(NUM_PROCS), '--work-dir',
+            str(tmp_path), '--cfg-options', *data_options(tiny_folder_dataset)
+        ],
+        check=False,
+        timeout=300,
+        PYTHONPATH=REPO_ROOT)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert 'RuntimeError: FailingRunner: rank 1 fails' in log
+    assert 'terminate called' not in log
+    assert time.monotonic() - start < 120
+    assert not list(tmp_path.glob('epoch_*.pth'))
 
 
 def test_replace_sync_bn_walks_nested_configs():

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from mmhornet.apis import get_model, inference_model
-from mmhornet.utils import cpu_threads_per_process
+from mmhornet.engine import cpu_threads_per_process
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options
 from .test_dist import free_port
 from .test_dist_equivalence import (ATOL, GLOBAL_BATCH, RTOL, _dist_env,

@@ -1,5 +1,6 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
 """tools/train.py and tools/test.py end to end on a generated dataset."""
+import os
 import os.path as osp
 import pickle
 import re
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from mmhornet.compat import load_checkpoint_file
-from ..conftest import TEST_CONFIG, data_options, run_tool
+from ..conftest import REPO_ROOT, TEST_CONFIG, data_options, run_tool
 
 ITERS_PER_EPOCH = 6  # 24 training images, batch size 4
 
@@ -119,3 +120,32 @@ def test_compile_true_in_a_config_trains_as_eager(tiny_folder_dataset,
     assert 'Model has been "compiled"' in log
     assert len(losses[True]) == ITERS_PER_EPOCH
     assert losses[True] == pytest.approx(losses[False], rel=1e-3)
+
+
+REPORTING_CONFIG = """
+_base_ = {base!r}
+runner_type = 'ReportingRunner'
+custom_imports = dict(
+    imports=['tests.test_tools.runners'], allow_failed_imports=False)
+"""
+
+
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_runner_type_and_local_rank(tool, tmp_path, tiny_folder_dataset):
+    """As mmpretrain's tools: a config's ``runner_type`` is built from
+    mmengine's RUNNERS, and ``--local-rank`` becomes ``LOCAL_RANK`` when the
+    launcher did not set it."""
+    assert 'LOCAL_RANK' not in os.environ
+    config = tmp_path / 'reporting.py'
+    config.write_text(REPORTING_CONFIG.format(base=TEST_CONFIG))
+    checkpoint = [str(tmp_path / 'unused.pth')] if tool == 'test' else []
+    result = run_tool([
+        f'tools/{tool}.py',
+        str(config), *checkpoint, '--work-dir',
+        str(tmp_path), '--local-rank', '3', '--cfg-options',
+        *data_options(tiny_folder_dataset)
+    ],
+                      env={'PYTHONPATH': REPO_ROOT})
+    assert f'ReportingRunner.{tool}: LOCAL_RANK=3' in result.stdout
+    if tool == 'test':
+        assert 'reported: 0.5000' in result.stdout

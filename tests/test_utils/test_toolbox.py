@@ -81,6 +81,16 @@ def infer_with(scope):
     mmhornet.inference_model(model, sys.argv[3])
 
 
+def run_tool(tool, *args):
+    import runpy
+    argv = sys.argv
+    sys.argv = [tool, *args]
+    try:
+        runpy.run_path(f'{argv[2]}/tools/{tool}', run_name='__main__')
+    finally:
+        sys.argv = argv
+
+
 report['errors'] = dict(
     build_hor_fpn=error_of(build_hor_fpn),
     import_hor_fpn=error_of(import_hor_fpn),
@@ -95,7 +105,10 @@ report['errors'] = dict(
     seg_config=error_of(lambda: mmhornet.get_model(sys.argv[5])),
     det_inference=error_of(lambda: infer_with('mmdet')),
     seg_inference=error_of(lambda: infer_with('mmseg')),
-    cls_inference=error_of(lambda: infer_with('mmpretrain')))
+    cls_inference=error_of(lambda: infer_with('mmpretrain')),
+    det_train=error_of(lambda: run_tool('train.py', sys.argv[4])),
+    seg_test=error_of(lambda: run_tool('test.py', sys.argv[5], 'x.pth')),
+    det_scope_train=error_of(lambda: run_tool('train.py', sys.argv[6])))
 report['imported'] = sorted(
     name for name, module in sys.modules.items()
     if module is not None and name.split('.')[0] in ('mmpretrain', 'mmdet',
@@ -128,6 +141,10 @@ def report(tmp_path_factory) -> dict:
         sorted(glob.glob(f'{REPO_ROOT}/configs/{pattern}'))[0]
         for pattern in ('mask_rcnn/*horfpn*.py', 'upernet/*.py')
     ]
+    scope_only = tmp / 'scope_only.py'  # no base config: the scope says
+    scope_only.write_text("default_scope = 'mmdet'\n"
+                          "model = dict(type='MaskRCNN')\n")
+    configs.append(str(scope_only))
     args = [sys.executable, '-S', '-c', SCRIPT, site, REPO_ROOT, str(image)]
     env = {**os.environ, 'OMP_NUM_THREADS': '2'}
     result = subprocess.run(
@@ -161,6 +178,9 @@ def test_backbone_and_gnconv_need_no_toolbox(report):
     ('cls_name', 'cls', 'mmpretrain'),
     ('cls_scope', 'cls', 'mmpretrain'),
     ('cls_inference', 'cls', 'mmpretrain'),
+    ('det_train', 'det', 'mmdet'),
+    ('det_scope_train', 'det', 'mmdet'),
+    ('seg_test', 'seg', 'mmsegmentation'),
 ])
 def test_task_entry_points_name_their_extra(report, entry, extra,
                                             distribution):

@@ -215,7 +215,7 @@ def roofline_images_per_s(model: nn.Module, args: argparse.Namespace,
     """Images per second at the matrix-product peak, for the published
     FLOP count of ``model`` (multiply-accumulates of convolutions and
     linear layers; a global filter's FFTs are not counted)."""
-    from mmhornet.models.utils import get_complexity
+    from mmhornet.apis import get_complexity
     macs = get_complexity(copy.deepcopy(model).cpu().eval(),
                           (3, *args.shape))['flops']
     peak = matmul_peak_gflops(torch.device(args.device), dtype)

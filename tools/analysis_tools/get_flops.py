@@ -7,8 +7,7 @@ Example:
 """
 import argparse
 
-from mmhornet.apis import get_model
-from mmhornet.models.utils import get_complexity
+from mmhornet.apis import get_complexity, get_model
 
 
 def parse_args() -> argparse.Namespace:

@@ -3,9 +3,8 @@ import math
 
 import pytest
 
-from mmhornet.apis import get_model
-from mmhornet.models.utils import fft_flops, get_complexity
-from ...conftest import run_tool
+from mmhornet.apis import fft_flops, get_complexity, get_model
+from ..conftest import run_tool
 
 # (parameters, FLOPs) of mmpretrain's metafile, as published.
 PUBLISHED = {

@@ -1,28 +1,45 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""Distributed runs on machines without a GPU (torchrun / slurm + gloo).
+"""What it takes to run OpenMMLab 2.0 on machines without a GPU.
 
-mmengine 0.10.7 assumes one GPU per process: it defaults to the nccl
-backend, calls ``torch.cuda.set_device`` while initialising the process
-group, wraps the model in DDP with ``device_ids=[LOCAL_RANK]`` and keeps
-SyncBN, none of which runs on a CPU. :func:`setup_launcher` adapts a config
-before ``Runner.from_cfg`` so that the same configs and tools run on CPUs
-too; on a GPU (or any accelerator mmengine knows) it changes nothing.
+mmengine 0.10.7 assumes an accelerator in two places, and this module is
+where mmhornet makes the same configs and tools run on CPUs too; on a GPU
+(or any accelerator mmengine knows) it changes nothing.
+
+* **Distributed runs** (torchrun or Slurm, gloo): mmengine defaults to the
+  nccl backend, calls ``torch.cuda.set_device`` while initialising the
+  process group, wraps the model in DDP with ``device_ids=[LOCAL_RANK]``
+  and keeps SyncBN, none of which runs on a CPU. The tools call
+  :func:`setup_launcher` before building the runner and
+  :func:`teardown_launcher` when the run ends.
+* **Mixed precision** (``--amp``): mmengine's ``AmpOptimWrapper`` refuses
+  to start without an accelerator; :class:`AmpOptimWrapper` runs bfloat16
+  autocast there.
 """
 import contextlib
 import logging
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional, Union
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
-from mmengine.device import get_device
+from mmengine.device import (get_device, is_cuda_available, is_mlu_available,
+                             is_musa_available, is_npu_available)
 from mmengine.dist import init_dist, is_distributed
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
+from mmengine.optim import AmpOptimWrapper as _AmpOptimWrapper
+from mmengine.optim import OptimWrapper
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.utils.dl_utils import set_multi_processing
 from torch.nn.parallel import DistributedDataParallel
+
+from mmhornet.registry import OPTIM_WRAPPERS
+
+__all__ = [
+    'AmpOptimWrapper', 'cpu_threads_per_process', 'replace_sync_bn',
+    'setup_launcher', 'teardown_launcher'
+]
 
 SYNC_BN_TYPES = ('SyncBN', 'MMSyncBN')
 
@@ -154,17 +171,87 @@ def setup_launcher(cfg: Config) -> None:
     torch.set_num_threads(cpu_threads_per_process())
 
 
-def teardown_launcher() -> None:
-    """Destroy the default process group, if any, at the end of a run.
+def teardown_launcher(failed: bool = False) -> None:
+    """Destroy the default process group, if any, at the end of a run; the
+    tools call it in a ``finally`` clause.
 
-    With gloo, a final barrier comes first: gloo's worker threads release
-    the last collectives' tensors, which needs the GIL, shortly after the
-    caller sees them complete. If the interpreter is already shutting down
-    by then, the process aborts ("terminate called without an active
-    exception"); waiting in a barrier hands them the GIL in time.
+    After a run that completed, with gloo, a barrier comes first: gloo's
+    worker threads release the last collectives' tensors, which needs the
+    GIL, shortly after the caller sees them complete. If the interpreter is
+    already shutting down by then, the process aborts ("terminate called
+    without an active exception"); waiting in a barrier hands them the GIL
+    in time.
+
+    After a failure there is no barrier: the other ranks may be waiting in
+    another collective, and a barrier would hang every rank until the
+    process group's timeout. Destroying the group makes their collectives
+    fail at once, so that the launcher ends the job.
+
+    Args:
+        failed (bool): Whether the run raised. Defaults to False.
     """
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
         return
-    if torch_dist.get_backend() == torch_dist.Backend.GLOO:
+    if not failed and torch_dist.get_backend() == torch_dist.Backend.GLOO:
         torch_dist.barrier()
     torch_dist.destroy_process_group()
+
+
+def _has_accelerator() -> bool:
+    return (is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available())
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpOptimWrapper(_AmpOptimWrapper):
+    """Mixed-precision optimizer wrapper that also runs on a CPU-only host.
+
+    On GPU (or NPU/MLU/MUSA) it is mmengine's ``AmpOptimWrapper``. On CPU,
+    where that class refuses to start, the forward pass runs under
+    ``torch.autocast('cpu', dtype=torch.bfloat16)`` without loss scaling:
+    bfloat16 has float32's exponent range, so gradients do not underflow.
+
+    Args:
+        loss_scale (str | float | dict): Loss scaling of the accelerator
+            path (ignored on CPU). Defaults to 'dynamic'.
+        dtype (str | torch.dtype, optional): Autocast dtype. On CPU only
+            ``bfloat16`` (the default there) is supported.
+        **kwargs: Arguments of :class:`mmengine.optim.OptimWrapper`.
+    """
+
+    def __init__(self,
+                 loss_scale: Union[str, float, dict] = 'dynamic',
+                 dtype: Optional[Union[str, torch.dtype]] = None,
+                 **kwargs) -> None:
+        if _has_accelerator():
+            super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
+            return
+        OptimWrapper.__init__(self, **kwargs)
+        dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        if dtype not in (None, torch.bfloat16):
+            raise ValueError('Mixed precision on CPU supports bfloat16 only, '
+                             f'got dtype={dtype}')
+        self.cast_dtype = torch.bfloat16
+        self.loss_scaler = None
+        self._scale_update_param = None
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        if self.loss_scaler is None:
+            return OptimWrapper.backward(self, loss, **kwargs)
+        return super().backward(loss, **kwargs)
+
+    def step(self, **kwargs) -> None:
+        if self.loss_scaler is None:
+            return OptimWrapper.step(self, **kwargs)
+        return super().step(**kwargs)
+
+    def state_dict(self) -> dict:
+        if self.loss_scaler is None:
+            return OptimWrapper.state_dict(self)
+        return super().state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if self.loss_scaler is None:
+            state_dict.pop('loss_scaler', None)  # saved by a GPU run
+            return OptimWrapper.load_state_dict(self, state_dict)
+        return super().load_state_dict(state_dict)

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 
-from ..layers import GlobalLocalFilter, LayerNorm2d
+from ..models.layers import GlobalLocalFilter, LayerNorm2d
 
 
 def fft_flops(channels: int, height: int, width: int) -> int:

@@ -1,0 +1,31 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""What it takes to run OpenMMLab on CPUs: CPU mixed precision (the
+launcher fixes are tested with real processes in tests/test_tools)."""
+import pytest
+import torch
+
+from mmhornet.registry import OPTIM_WRAPPERS
+
+
+def test_amp_optim_wrapper_uses_bfloat16_autocast_on_cpu():
+    model = torch.nn.Linear(4, 2)
+    wrapper = OPTIM_WRAPPERS.build(
+        dict(
+            type='AmpOptimWrapper',
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert wrapper.loss_scaler is None  # this machine has no GPU
+    with wrapper.optim_context(model):
+        assert torch.is_autocast_enabled('cpu')
+        out = model(torch.randn(3, 4))
+        assert out.dtype == torch.bfloat16
+    before = model.weight.detach().clone()
+    wrapper.update_params(out.float().square().mean())
+    assert not torch.equal(before, model.weight)
+    state = wrapper.state_dict()
+    wrapper.load_state_dict(dict(state, loss_scaler={'scale': 1.0}))
+    with pytest.raises(ValueError, match='bfloat16 only'):
+        OPTIM_WRAPPERS.build(
+            dict(
+                type='AmpOptimWrapper',
+                dtype='float16',
+                optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
