@@ -17,12 +17,12 @@ CONFIGS = sorted(
     if '/_base_/' not in path and '/deploy/' not in path)
 # {algorithm}_{modules}_{N}xb{B}-{schedule}_{data}: the data is the last
 # '_' field; a few ImageNet configs put the pre-training data before it
-DATA = re.compile(r'_(in1k|in1k-384px|in21k|digits|coco|'
+DATA = re.compile(r'_(in1k|in1k-384px|in21k|in21k-384px|digits|coco|'
                   r'ade20k-\d+x\d+)\.py$')
 
 
 def test_the_configs_are_found():
-    assert len(CONFIGS) == 38  # hornet 11, detection 12, upernet 10, gnconv 5
+    assert len(CONFIGS) == 39  # hornet 12, detection 12, upernet 10, gnconv 5
     assert 'configs/hornet/hornet-nano_1xb64_digits.py' in CONFIGS
 
 

@@ -9,14 +9,29 @@ _base_ = [
 # weights (official recipe): 8 GPUs x 16 images x 4 accumulated steps = 512
 # per update, lr 5e-5, weight decay 1e-8, layer-wise lr decay 0.7, 30 epochs
 # without warmup, no Mixup/CutMix, EMA.
-# Set `load_from` to the 22k checkpoint: train it with
-# hornet-large_8xb32_in21k.py, or convert the official
-# hornet_large_7x7_in22k.pth
-# with tools/model_converters/hornet2mmhornet.py.
-# The 21,841-class head does not fit and is re-initialised (the official
-# script picks the 1k rows with its in1k_to_21k_map.pth, not shipped here).
-load_from = None
-model = dict(backbone=dict(drop_path_rate=0.4), train_cfg=None)
+# The weights come from the official ImageNet-22k HorNet-L
+# (hornet-large_3rdparty_in21k; any checkpoint of hornet-large_8xb32_in21k.py
+# also does), converted as they load. As the official fine-tuning, the 1k
+# head starts from the 22k head's rows of the ImageNet-1k classes, which the
+# official `in1k_to_21k_map.pth` (github.com/raoyongming/HorNet) lists: put
+# it at `in1k_rows`; without it training stops with an error saying so.
+pretrained = 'https://cloud.tsinghua.edu.cn/f/4de41e26cb254c28a61a/?dl=1'
+in1k_rows = 'data/imagenet/in1k_to_21k_map.pth'
+model = dict(
+    backbone=dict(
+        drop_path_rate=0.4,
+        init_cfg=dict(
+            type='mmhornet.HorNetPretrained',
+            checkpoint=pretrained,
+            prefix='backbone.')),
+    head=dict(
+        init_cfg=dict(
+            _delete_=True,
+            type='mmhornet.HorNetPretrained',
+            checkpoint=pretrained,
+            prefix='head.',
+            rows=in1k_rows)),
+    train_cfg=None)
 
 # mmhornet's layer-wise decay (the rule of the official fine-tuning and of
 # the detection configs); weight decay stays off for 1-D parameters/biases

@@ -16,7 +16,6 @@ from typing import Any, Dict, List, Optional, Union
 import mmcv
 import torch
 from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import (_load_checkpoint,
@@ -24,7 +23,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from modelindex.load_model_index import load as load_model_index
 from modelindex.models.Model import Model
 
-from ..models.utils import convert_official_hornet, is_official_layout
+from ..engine.pretrained import checkpoint_state_dict
 from ..utils.toolbox import TOOLBOXES, import_toolbox, load_config
 
 ModelType = Union[BaseModel, str, Config]
@@ -132,8 +131,9 @@ def get_model(model: Union[str, Config],
             the config's ``load_from``); a string is a checkpoint path or
             URL; ``False`` keeps the initial weights. Weights load strictly:
             a checkpoint that does not fit the model is an error. Official
-            detection and segmentation checkpoints (raoyongming/HorNet) are
-            converted to mmhornet's keys on the way. An ``.onnx`` file
+            classification (weights under ``model``), detection and
+            segmentation checkpoints (raoyongming/HorNet) are converted to
+            mmhornet's keys on the way. An ``.onnx`` file
             exported from this model gives an :class:`OnnxRuntimeModel`
             that runs it in onnxruntime with the config's preprocessing
             and post-processing. Defaults to False.
@@ -174,14 +174,7 @@ def get_model(model: Union[str, Config],
         dataset_meta = net.dataset_meta
     elif pretrained:
         checkpoint = _load_checkpoint(pretrained, map_location='cpu')
-        state_dict = checkpoint.get('state_dict', checkpoint)
-        if is_official_layout(state_dict):
-            state_dict, _ = convert_official_hornet(state_dict)
-            print_log(
-                f'{pretrained} has the official HorNet keys: converted them '
-                'to mmhornet\'s (gnconv.pws -> projs, gammaX -> '
-                'gammaX.weight).',
-                logger='current')
+        state_dict = checkpoint_state_dict(checkpoint)
         _load_checkpoint_to_model(
             net, dict(state_dict=state_dict), strict=True)
         meta = checkpoint.get('meta') or {}

@@ -52,7 +52,7 @@ def mmpretrain_checkpoint(tmp_path_factory):
 
 
 def test_list_models():
-    assert list_models('hornet-') == PUBLISHED
+    assert list_models('hornet-*_in1k') == PUBLISHED
     assert list_models('*tiny') == PUBLISHED[4:]
     assert list_models(task='Image Classification') == PUBLISHED
     detectors = [
