@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 
-from ..models.layers import GlobalLocalFilter, LayerNorm2d
+from ..models.layers import GlobalLocalFilter, LayerNorm2d, plain_forward
 
 
 def fft_flops(channels: int, height: int, width: int) -> int:
@@ -36,6 +36,9 @@ def get_complexity(model: nn.Module,
     counter ignores, so this equals the published figures; they are given
     in ``layer_norm_2d_flops``. ``fft_flops`` is the cost of the global
     filters' FFTs (see :func:`fft_flops`), which no published figure counts.
+    The model runs in its plain form
+    (:func:`~mmhornet.models.layers.plain_forward`), in which every norm and
+    filter is a module call; the fused form computes the same.
 
     Args:
         model (nn.Module): The model, called as ``model(inputs)``.
@@ -44,7 +47,11 @@ def get_complexity(model: nn.Module,
     Returns:
         dict: ``params``, ``flops``, ``layer_norm_2d_flops``, ``fft_flops``.
     """
-    inputs = torch.rand(1, *input_shape)
+    with plain_forward():  # one module call per step, as the paper reads
+        return _count(model, torch.rand(1, *input_shape))
+
+
+def _count(model: nn.Module, inputs: torch.Tensor) -> Dict[str, int]:
     analyzer = FlopAnalyzer(model, inputs)
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
