@@ -156,3 +156,53 @@ def test_bad_rows_and_checkpoints_are_errors(official_7x7, rows, tmp_path):
     with pytest.raises(KeyError, match="no weights under 'neck.'"):
         finetune_model(
             'large', path, rows[0], prefix='neck.').head.init_weights()
+
+
+def test_a_runner_trains_from_the_22k_weights(official_7x7, rows, tmp_path,
+                                              tiny_folder_dataset):
+    """mmengine's Runner (as tools/train.py) initialises the fine-tuning
+    config from the 22k checkpoint and the row map, and nothing after that
+    (load_from, EMA) overwrites them: with lr 0, the weights after a real
+    training iteration are the checkpoint's."""
+    from mmengine.runner import Runner
+    path, weights = official_7x7
+    cfg = Config.fromfile(f'{REPO_ROOT}/configs/hornet/{FINETUNE["large"]}')
+    cfg.model.backbone.arch = narrow('large')
+    cfg.model.head.in_channels = BASE_DIM * 8
+    cfg.model.backbone.init_cfg.checkpoint = path
+    cfg.model.head.init_cfg.update(checkpoint=path, rows=rows[0])
+    cfg.train_dataloader = dict(
+        batch_size=24,
+        num_workers=0,
+        dataset=dict(
+            type='CustomDataset',
+            data_root=tiny_folder_dataset,
+            data_prefix='train',
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='Resize', scale=(32, 32)),
+                dict(type='PackInputs')
+            ]),
+        sampler=dict(type='DefaultSampler', shuffle=False))
+    cfg.merge_from_dict(
+        dict(
+            work_dir=str(tmp_path),
+            param_scheduler=None,
+            val_dataloader=None,
+            val_cfg=None,
+            val_evaluator=None,
+            test_dataloader=None,
+            test_cfg=None,
+            test_evaluator=None,
+            train_cfg=dict(max_epochs=1),
+            optim_wrapper=dict(optimizer=dict(lr=0.))))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 1
+    model = runner.model
+    assert torch.equal(model.backbone.stages[2][1].gamma2.weight,
+                       weights['backbone.stages.2.1.gamma2.weight'])
+    for key, value in model.state_dict().items():
+        if key.startswith('backbone.'):
+            assert torch.equal(value, weights[key]), key
+    assert torch.equal(model.head.fc.bias, weights['head.fc.bias'][rows[1]])
