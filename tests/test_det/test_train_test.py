@@ -169,6 +169,7 @@ def test_mask_rcnn_learns_the_shapes(shapes_coco, tmp_path):
     assert wrong_masks['coco/segm_mAP'] < 0.2, wrong_masks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', ['cascade-mask-rcnn-gf', 'horfpn-gf'])
 def test_train_then_test_with_coco_metrics(name, tiny_coco, tmp_path):
     """The other detector variants run through both tools (one epoch of 4

@@ -61,6 +61,7 @@ def miou_from_predictions(predictions: list) -> float:
     return 100 * float(np.mean(intersection[present] / union[present]))
 
 
+@pytest.mark.slow
 def test_train_then_test_reproduces_the_metric(seg_trained_run, tiny_ade,
                                                tmp_path):
     checkpoint = osp.join(seg_trained_run, f'iter_{TRAIN_ITERS}.pth')
@@ -144,6 +145,7 @@ def view_probabilities(model, views: dict) -> torch.Tensor:
     return torch.stack(probabilities)
 
 
+@pytest.mark.slow
 def test_multi_scale_flip_test(seg_trained_run, tiny_ade, tmp_path):
     """``tools/test.py --tta`` (mmseg's SegTTAModel and the config's
     tta_pipeline) predicts, for every image, the argmax of the class
