@@ -196,8 +196,12 @@ def test_a_runner_trains_from_the_22k_weights(official_7x7, rows, tmp_path,
             test_evaluator=None,
             train_cfg=dict(max_epochs=1),
             optim_wrapper=dict(optimizer=dict(lr=0.))))
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    # the Runner's default scope is dropped afterwards, so that later tests
+    # that build unscoped types do not look them up in mmpretrain's
+    # registries
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        runner = Runner.from_cfg(cfg)
+        runner.train()
     assert runner.iter == 1
     model = runner.model
     assert torch.equal(model.backbone.stages[2][1].gamma2.weight,
