@@ -78,6 +78,7 @@ def test_every_module_imports_only_lower_layers():
     assert not wrong, '\n'.join(wrong)
 
 
+@pytest.mark.slow
 def test_importing_the_root_imports_no_subpackage():
     script = ('import json, sys, mmhornet; print(json.dumps(sorted('
               "m for m in sys.modules if m.startswith('mmhornet'))))")

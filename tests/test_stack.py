@@ -2,6 +2,7 @@
 """The pinned OpenMMLab stack imports and mmhornet's scope resolves."""
 import textwrap
 
+import pytest
 import torch
 
 from .conftest import run_tool
@@ -24,6 +25,7 @@ def test_stack_imports_and_cpu_nms():
     assert dets.shape == (2, 5)
 
 
+@pytest.mark.slow
 def test_scope_resolves_from_each_toolbox_without_imports():
     """``mmhornet.X`` builds from mmpretrain, mmdet and mmseg default
     scopes in a fresh interpreter where nothing imported mmhornet."""

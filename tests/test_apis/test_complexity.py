@@ -35,6 +35,7 @@ def test_fft_flops_formula():
     assert fft_flops(4, 1, 1) == 4 * 6 / 2  # a 1x1 map: no transform cost
 
 
+@pytest.mark.slow
 def test_get_flops_tool():
     result = run_tool([
         'tools/analysis_tools/get_flops.py', 'hornet-tiny-gf_3rdparty_in1k',

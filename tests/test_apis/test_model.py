@@ -93,6 +93,7 @@ def test_overrides_and_device():
     assert [f.shape for f in feats] == [(1, 128), (1, 512)]
 
 
+@pytest.mark.slow
 def test_converted_official_checkpoint(mmpretrain_checkpoint, tmp_path):
     state_dict = load_checkpoint_file(mmpretrain_checkpoint)['state_dict']
     official = to_official(state_dict)

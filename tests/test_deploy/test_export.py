@@ -93,6 +93,7 @@ def onnx_op_types(path: str) -> set:
 
 
 @pytest.mark.parametrize('arch', [NANO, NANO_GF], ids=['7x7', 'gf'])
+@pytest.mark.slow
 def test_classifier_parity_in_onnxruntime(arch, tmp_path):
     torch.manual_seed(0)
     model = get_model(TEST_CONFIG, backbone=dict(arch=arch))
@@ -116,6 +117,7 @@ def test_classifier_parity_in_onnxruntime(arch, tmp_path):
     'config, arch', [(SEG_CONFIG, NANO), (SEG_CONFIG, None),
                      (HORFPN_CONFIG, None)],
     ids=['upernet-7x7', 'upernet-gf', 'gnconv-head-gf'])
+@pytest.mark.slow
 def test_segmentor_parity_in_onnxruntime(config, arch, tmp_path):
     torch.manual_seed(0)
     overrides = dict(backbone=dict(arch=arch)) if arch else {}
@@ -159,6 +161,7 @@ def test_missing_onnxruntime_is_explained(tmp_path):
         result.stderr
 
 
+@pytest.mark.slow
 def test_detector_backbone_and_neck_features(tmp_path):
     from ..test_det.tiny_config import tiny_config
     config = tiny_config('configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',

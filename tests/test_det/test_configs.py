@@ -137,6 +137,7 @@ def to_official_layout(state_dict: dict) -> dict:
     return official
 
 
+@pytest.mark.slow
 def test_official_checkpoint_converts_loads_and_infers(tiny_coco, tmp_path):
     config = tiny_config(
         'configs/cascade_mask_rcnn/cascade-mask-rcnn_hornet-t-gf_fpn_3x_'
@@ -187,6 +188,7 @@ def test_official_checkpoint_converts_loads_and_infers(tiny_coco, tmp_path):
     assert torch.allclose(again.pred_instances.bboxes, instances.bboxes)
 
 
+@pytest.mark.slow
 def test_image_demo_draws_detections(tiny_coco, tmp_path):
     config = tiny_config('configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',
                          tiny_coco, str(tmp_path))

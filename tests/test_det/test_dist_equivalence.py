@@ -30,6 +30,9 @@ from ..conftest import REPO_ROOT, run_tool
 from ..test_tools.test_dist import free_port
 from .tiny_config import tiny_config
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 CONFIG = ('configs/cascade_mask_rcnn/'
           'cascade-mask-rcnn_hornet-t-gf_fpn_3x_coco.py')
 NUM_IMAGES = 8  # the tiny_coco training split

@@ -21,6 +21,9 @@ from ..conftest import run_tool
 from .conftest import CLASSES
 from .tiny_config import learnable_config, tiny_config
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 CONFIGS = {
     'mask-rcnn': 'configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',
     'cascade-mask-rcnn-gf':

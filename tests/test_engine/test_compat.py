@@ -148,6 +148,7 @@ print(json.dumps(report))
 '''
 
 
+@pytest.mark.slow
 def test_applied_when_a_config_uses_mmhornet_not_on_import(tmp_path):
     """Importing mmhornet (any of it) or using its loader changes no global
     state; resolving a ``mmhornet.`` type from another toolbox's scope

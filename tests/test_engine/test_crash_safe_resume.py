@@ -21,6 +21,9 @@ from mmhornet.engine import (enable_safe_checkpoints,
                              find_resumable_checkpoint, is_readable_checkpoint)
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options, run_tool
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 EPOCHS = 3  # 24 images, batch 8: 3 iterations per epoch
 # The test config with random augmentation (NumPy), stochastic depth
 # (torch), validation every epoch, and the SIGKILL hook importable.

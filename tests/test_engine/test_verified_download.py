@@ -207,6 +207,7 @@ def test_get_model_with_urls(server, torch_home):
     assert os.listdir(torch_home) == [osp.basename(url)]
 
 
+@pytest.mark.slow
 def test_tools_test_refuses_a_wrong_hash(server, torch_home,
                                          tiny_folder_dataset):
     """tools/test.py loads its checkpoint through the Runner, i.e. through

@@ -5,12 +5,16 @@ ResNet-50 classifier learns the digits."""
 import os.path as osp
 import re
 
+import pytest
 from mmengine.config import Config
 
 from mmhornet.compat import load_checkpoint_file
 from ..conftest import REPO_ROOT, TEST_CONFIG, make_image_folder
 from ..test_det.tiny_config import tiny_config
 from ..test_seg.conftest import SEG_CONFIG, run_seg_tool, seg_data_options
+
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
 
 GNCONV = 'configs/gnconv/'
 DIGITS_EPOCHS = 4

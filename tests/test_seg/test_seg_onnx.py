@@ -8,6 +8,9 @@ import pytest
 from .conftest import SEG_CONFIG, TRAIN_ITERS, run_seg_tool, seg_data_options
 from .test_seg_tools import printed_miou, val_miou
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 
 def test_onnx_segmentor_tests_like_its_checkpoint(seg_trained_run, tiny_ade,
                                                   tmp_path):

@@ -23,6 +23,9 @@ from mmhornet.apis import get_model, inference_model
 from .conftest import (HEIGHT, HORFPN_CONFIG, SEG_CONFIG, TRAIN_ITERS, WIDTH,
                        run_seg_tool, seg_data_options)
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 NUM_CLASSES = 150
 
 

@@ -6,6 +6,9 @@ import pytest
 
 from ..conftest import TEST_CONFIG, run_tool
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 
 def test_benchmark_smoke_with_comparison():
     result = run_tool([

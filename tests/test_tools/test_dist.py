@@ -19,6 +19,9 @@ from mmhornet.engine import (cpu_threads_per_process, replace_sync_bn,
                              setup_launcher)
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 NUM_PROCS = 2
 # 24 training images, batch size 4 per process, split over two processes.
 ITERS_PER_EPOCH = 24 // (4 * NUM_PROCS)

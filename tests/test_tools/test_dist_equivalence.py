@@ -14,6 +14,9 @@ from mmhornet.compat import load_checkpoint_file
 from ..conftest import REPO_ROOT, TEST_CONFIG, run_tool
 from .test_dist import free_port
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 # 24 images; the global batch is 8 in every run: 3 optimizer steps.
 GLOBAL_BATCH = 8
 # No stochastic depth, no augmentation (the test config's pipeline is only

@@ -49,6 +49,7 @@ def imagenet_options(root):
     ]
 
 
+@pytest.mark.slow
 def test_imagenet_config_with_local_checkpoint(imagenet_val, checkpoint,
                                                tmp_path):
     out = tmp_path / 'preds.pkl'
@@ -74,6 +75,7 @@ def test_imagenet_config_with_local_checkpoint(imagenet_val, checkpoint,
     assert predictions[0]['ori_shape'] == (80, 96)
 
 
+@pytest.mark.slow
 def test_imagenet_config_with_the_published_url(imagenet_val, checkpoint,
                                                 tmp_path):
     """The URL form of the command, served from the torch hub cache."""

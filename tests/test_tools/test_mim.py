@@ -13,7 +13,12 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options
+
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
 
 
 def test_mim_train_and_test(tmp_path, tiny_folder_dataset):

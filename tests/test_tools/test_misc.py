@@ -3,6 +3,7 @@
 import os.path as osp
 import re
 
+import pytest
 from PIL import Image
 
 from ..conftest import REPO_ROOT, TEST_CONFIG, run_tool
@@ -32,6 +33,7 @@ def test_export_digits(tmp_path):
     assert image.size == (32, 32) and image.mode == 'L'
 
 
+@pytest.mark.slow
 def test_image_demo_with_checkpoint_and_show_dir(tmp_path, trained_run,
                                                  tiny_folder_dataset):
     image = osp.join(tiny_folder_dataset, 'val', 'green', 'green_0.png')

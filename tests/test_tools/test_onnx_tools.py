@@ -11,6 +11,9 @@ import torch
 from mmhornet.apis import get_model, inference_model
 from ..conftest import TEST_CONFIG, data_options, run_tool
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope='module')
 def exported(trained_run, tmp_path_factory) -> tuple:

@@ -19,6 +19,9 @@ from .test_dist import free_port
 from .test_dist_equivalence import (ATOL, GLOBAL_BATCH, RTOL, _dist_env,
                                     _options, _run_node, _wait, _weights)
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 TASKS = 2
 
 

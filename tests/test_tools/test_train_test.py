@@ -11,6 +11,9 @@ import torch
 from mmhornet.compat import load_checkpoint_file
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options, run_tool
 
+# end-to-end runs of tools and trainings: `make test-quick` skips them
+pytestmark = pytest.mark.slow
+
 ITERS_PER_EPOCH = 6  # 24 training images, batch size 4
 
 

@@ -375,6 +375,7 @@ def test_layer_depth_follows_official_numbering():
     assert model.get_layer_depth('head.fc.weight', 'backbone.') == (13, 14)
 
 
+@pytest.mark.slow
 def test_torch_compile_matches_eager_with_global_filters():
     torch.manual_seed(0)
     model = HorNet(arch=NANO, out_indices=(0, 1, 2, 3)).eval()

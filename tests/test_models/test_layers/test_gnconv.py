@@ -135,6 +135,7 @@ def test_spectral_filter_gradients_are_exact(filter_size):
 
 
 @pytest.mark.parametrize('size', [(14, 14), (30, 27)])
+@pytest.mark.slow
 def test_compiled_spectral_filter_is_the_fft_one(size, monkeypatch):
     """Compiled, the filter is the matrix form (2-D DFT matrices at 14x14,
     products along H and W at 30x27, with a resized filter): the values
