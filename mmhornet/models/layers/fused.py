@@ -72,16 +72,6 @@ def plain_forward() -> Iterator[None]:
         _fused = previous
 
 
-def _layer_norm2d(norm: nn.LayerNorm, x: torch.Tensor,
-                  scale: float) -> torch.Tensor:
-    """``scale * norm(x)`` for a :class:`LayerNorm2d`, the scale folded into
-    its affine parameters."""
-    weight, bias = norm.weight * scale, norm.bias * scale
-    x = F.layer_norm(
-        x.permute(0, 2, 3, 1), norm.normalized_shape, weight, bias, norm.eps)
-    return x.permute(0, 3, 1, 2)
-
-
 def _scaled_mixer(mixer: nn.Module, x: torch.Tensor,
                   scale: float) -> torch.Tensor:
     """``scale * mixer(x)``, the scale folded into the mixer's last linear
@@ -93,7 +83,9 @@ def _scaled_mixer(mixer: nn.Module, x: torch.Tensor,
         return depthwise_conv2d(x, mixer.weight * scale, bias,
                                 mixer.padding[0])
     if isinstance(mixer, GlobalLocalFilter):
-        return _layer_norm2d(mixer.post_norm, mixer.branches(x), scale)
+        norm = mixer.post_norm  # the scale folded into its affine terms
+        return norm.affine_forward(
+            mixer.branches(x), norm.weight * scale, norm.bias * scale)
     return mixer(x) * scale
 
 

@@ -24,9 +24,15 @@ class LayerNorm2d(nn.LayerNorm):
         super().__init__(num_channels, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.affine_forward(x, self.weight, self.bias)
+
+    def affine_forward(self, x: torch.Tensor, weight: torch.Tensor,
+                       bias: torch.Tensor) -> torch.Tensor:
+        """The normalisation of ``x`` with the affine parameters given (the
+        fused forward passes them pre-scaled)."""
         x = F.layer_norm(
-            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight,
-            self.bias, self.eps)
+            x.permute(0, 2, 3, 1), self.normalized_shape, weight, bias,
+            self.eps)
         return x.permute(0, 3, 1, 2)
 
 
