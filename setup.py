@@ -72,13 +72,20 @@ def get_extensions() -> tuple:
         return [], {}
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension
-    except ImportError as error:
-        raise RuntimeError(
-            "mmhornet's C++ operators are built against the installed torch, "
-            'which this build environment lacks. Install torch first and '
-            'build without isolation (pip install --no-build-isolation -e .), '
-            'or set MMHORNET_WITH_OPS=0 to install without the '
-            'operators.') from error
+    except ImportError:
+        # pip builds in an isolated environment without torch unless told
+        # otherwise; exit with the fix instead of a long traceback
+        sys.exit(
+            'error: mmhornet builds its C++ operator (mmhornet.ops._ext) '
+            'against the torch of the environment it is installed into, but '
+            'this build cannot import torch. By default pip builds in an '
+            'isolated environment that has no torch, even where torch is '
+            'installed. Install torch (and mmcv, see the README) first, then '
+            'build without isolation:\n'
+            '    pip install --no-build-isolation -e .\n'
+            'or run `make install`, which sets up everything. '
+            'MMHORNET_WITH_OPS=0 installs without the operator (same '
+            'results, slower CPU training).')
     extension = CppExtension(
         'mmhornet.ops._ext', ['mmhornet/ops/csrc/depthwise_conv.cpp'],
         extra_compile_args=['-O3', '-fopenmp-simd'])
