@@ -10,7 +10,11 @@ Every run saves crash-safe checkpoints with their random states (mmengine's
 interrupted run exactly; ``--resume`` without a path skips unreadable
 checkpoints. Checkpoints load with ``weights_only=True``
 (:func:`mmhornet.compat.patch_checkpoint_loading`), and distributed runs and
-``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`).
+``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`). The total batch
+(GPUs x batch x accumulation) and the lr are logged as training starts;
+``--total-batch`` keeps a total batch on any number of GPUs and
+``--auto-scale-lr`` counts the accumulation
+(:mod:`mmhornet.engine.total_batch`).
 """
 import argparse
 import logging
@@ -23,9 +27,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmhornet.compat import patch_checkpoint_loading
-from mmhornet.engine import (enable_safe_checkpoints,
-                             find_resumable_checkpoint, setup_launcher,
-                             teardown_launcher)
+from mmhornet.engine import (apply_total_batch, enable_safe_checkpoints,
+                             find_resumable_checkpoint, log_total_batch,
+                             setup_launcher, teardown_launcher)
 from mmhornet.utils import check_data_roots, load_config
 
 
@@ -51,7 +55,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
-        help='scale the learning rate by the real total batch size')
+        help='scale the lr by the total batch (GPUs x batch x '
+        'accumulation) over the config\'s auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--total-batch',
+        nargs='?',
+        type=int,
+        const='base',
+        metavar='N',
+        help='keep the total batch at N (default: the config\'s '
+        'auto_scale_lr.base_batch_size) on any number of GPUs by choosing '
+        'optim_wrapper.accumulative_counts')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -87,8 +101,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     return cfg
@@ -117,6 +129,7 @@ def main() -> None:
     enable_safe_checkpoints(cfg)
     resolve_auto_resume(cfg)
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
+    total_batch = apply_total_batch(cfg, args.total_batch, args.auto_scale_lr)
     setup_launcher(cfg)
     failed = True
     try:
@@ -124,6 +137,7 @@ def main() -> None:
             runner = Runner.from_cfg(cfg)
         else:
             runner = RUNNERS.build(cfg)
+        log_total_batch(total_batch, runner)
         runner.train()
         failed = False
     finally:

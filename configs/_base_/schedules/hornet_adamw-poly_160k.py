@@ -35,3 +35,7 @@ param_scheduler = [
         begin=0,
         end=160000 + 1),
 ]
+
+# The total batch the lr is for (the official 8 GPUs x 2 images), for
+# tools/train.py's --auto-scale-lr and --total-batch (mmseg's bases set none).
+auto_scale_lr = dict(enable=False, base_batch_size=16)
