@@ -5,8 +5,12 @@
 # Environment:
 #   VENV         where the environment lives (default: .venv)
 #   PYTHON       interpreter used to create it (default: python3)
-#   MMCV_CACHE   folder for built mmcv wheels, keyed by torch version
+#   MMCV_CACHE   folder for built mmcv wheels, one sub-folder per build key:
+#                torch version, CUDA version and GPU architectures, or `cpu`
 #                (default: ~/.cache/mmhornet/mmcv-wheels)
+#   FORCE_CUDA=1, TORCH_CUDA_ARCH_LIST, MMCV_CUDA_TOOLKIT: how mmcv's CUDA
+#                operators are built (tools/misc/mmcv_build.py; mmcv builds
+#                them anyway when torch sees a GPU)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -26,22 +30,33 @@ echo "[install] build tools"
 echo "[install] $(pin torch) $(pin torchvision)"
 "${PIP[@]}" "$(pin torch)" "$(pin torchvision)"
 
-torch_version=$("$PY" -c 'import torch; print(torch.__version__)')
 mmcv_version=$(pin mmcv | sed 's/.*==//')
-if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$mmcv_version'" 2>/dev/null; then
-    wheel_dir="$MMCV_CACHE/torch-$torch_version"
+BUILD=tools/misc/mmcv_build.py
+plan=$("$PY" "$BUILD" plan)  # MMCV_BUILD_KEY, MMCV_FORCE_CUDA, MMCV_ARCH_LIST
+eval "$plan"
+key_file="$VENV/.mmcv-build-key"
+if [ "$(cat "$key_file" 2>/dev/null)" != "mmcv-$mmcv_version-$MMCV_BUILD_KEY" ] \
+        || ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+    wheel_dir="$MMCV_CACHE/$MMCV_BUILD_KEY"
     wheel=$(ls "$wheel_dir"/mmcv-"$mmcv_version"-*.whl 2>/dev/null | head -n 1 || true)
     if [ -z "$wheel" ]; then
-        echo "[install] building mmcv $mmcv_version with ops against torch" \
-             "$torch_version (5-12 minutes on 2 cores; cached in $wheel_dir)"
+        if [ "$MMCV_FORCE_CUDA" = 1 ]; then
+            echo "[install] CUDA operators for GPU architectures $MMCV_ARCH_LIST"
+            toolkit=$("$PY" "$BUILD" toolkit)  # export CUDA_HOME=... PATH=...
+            eval "$toolkit"
+        fi
+        echo "[install] building mmcv $mmcv_version ($MMCV_BUILD_KEY; CPU only:" \
+             "5-12 minutes on 2 cores, with CUDA much longer; cached in $wheel_dir)"
         mkdir -p "$wheel_dir"
-        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} "$PY" -m pip wheel -q \
-            --disable-pip-version-check --no-build-isolation --no-deps --no-cache-dir \
-            -w "$wheel_dir" "mmcv==$mmcv_version"
+        MMCV_WITH_OPS=1 FORCE_CUDA=$MMCV_FORCE_CUDA \
+            TORCH_CUDA_ARCH_LIST=$MMCV_ARCH_LIST MAX_JOBS=${MAX_JOBS:-2} \
+            "$PY" -m pip wheel -q --disable-pip-version-check --no-build-isolation \
+            --no-deps --no-cache-dir -w "$wheel_dir" "mmcv==$mmcv_version"
         wheel=$(ls "$wheel_dir"/mmcv-"$mmcv_version"-*.whl | head -n 1)
     fi
     echo "[install] mmcv from $wheel"
-    "${PIP[@]}" --no-deps "$wheel"
+    "${PIP[@]}" --no-deps --force-reinstall "$wheel"
+    echo "mmcv-$mmcv_version-$MMCV_BUILD_KEY" > "$key_file"
 fi
 
 echo "[install] OpenMMLab toolboxes and mmhornet (with its C++ operators)"
@@ -51,6 +66,7 @@ echo "[install] OpenMMLab toolboxes and mmhornet (with its C++ operators)"
     -r requirements/deploy.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 "$PY" -c 'import mmcv.ops, mmengine, mmpretrain, mmdet, mmseg, mmhornet'
+"$PY" "$BUILD" check "$mmcv_version"  # CUDA operators wherever a GPU is seen
 if [ "${MMHORNET_WITH_OPS:-1}" != 0 ]; then
     "$PY" -c 'import mmhornet.ops._ext'
 fi
