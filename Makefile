@@ -8,13 +8,16 @@ INSTALL_INPUTS := requirements/pins.txt requirements/runtime.txt \
 	requirements/mminstall.txt requirements/tests.txt \
 	requirements/cls.txt requirements/det.txt requirements/seg.txt \
 	requirements/optional.txt requirements/deploy.txt setup.py \
-	tools/misc/install_env.sh pyproject.toml \
+	tools/misc/install_env.sh tools/misc/mmcv_build.py pyproject.toml \
 	$(wildcard mmhornet/ops/csrc/*.cpp)
 PYTEST_ARGS ?=
 
 .PHONY: install test test-quick demo lint
 
+# The check fails, naming the fix, where torch sees a GPU and the installed
+# mmcv has no CUDA operators (a checkout installed on a CPU login node).
 install: $(STAMP)
+	@$(PY) tools/misc/mmcv_build.py check >/dev/null
 
 $(STAMP): $(INSTALL_INPUTS)
 	VENV=$(VENV) bash tools/misc/install_env.sh
