@@ -13,7 +13,7 @@ where mmhornet makes the same configs and tools run on CPUs too; on a GPU
   :func:`teardown_launcher` when the run ends.
 * **Mixed precision** (``--amp``): mmengine's ``AmpOptimWrapper`` refuses
   to start without an accelerator; :class:`AmpOptimWrapper` runs bfloat16
-  autocast there.
+  autocast there, or float16 autocast with a CPU loss scaler.
 """
 import contextlib
 import logging
@@ -202,20 +202,58 @@ def _has_accelerator() -> bool:
             or is_musa_available())
 
 
+def _cpu_grad_scaler(loss_scale: Union[str, float, dict]):
+    """A CPU GradScaler from ``loss_scale`` as mmengine reads it."""
+    if loss_scale == 'dynamic':
+        return torch.amp.GradScaler('cpu')
+    if isinstance(loss_scale, float):
+        return torch.amp.GradScaler('cpu', init_scale=loss_scale)
+    if isinstance(loss_scale, dict):
+        return torch.amp.GradScaler('cpu', **loss_scale)
+    raise TypeError("loss_scale must be 'dynamic', a float or a dict of "
+                    f'GradScaler arguments, got {loss_scale!r}')
+
+
+@contextlib.contextmanager
+def _float32_cpu_nms() -> Iterator[None]:
+    """Inside the block, mmcv's NMS takes float16 CPU boxes as float32.
+
+    Its CPU kernel has no float16 version, and under CPU float16 autocast a
+    detector's proposals are float16; NMS returns indices only, so nothing
+    downstream changes type.
+    """
+    from mmcv.ops.nms import NMSop
+    forward = NMSop.forward
+
+    def float32_forward(ctx, bboxes, scores, *args):
+        if bboxes.device.type == 'cpu' and bboxes.dtype == torch.float16:
+            bboxes, scores = bboxes.float(), scores.float()
+        return forward(ctx, bboxes, scores, *args)
+
+    NMSop.forward = staticmethod(float32_forward)
+    try:
+        yield
+    finally:
+        NMSop.forward = staticmethod(forward)
+
+
 @OPTIM_WRAPPERS.register_module()
 class AmpOptimWrapper(_AmpOptimWrapper):
     """Mixed-precision optimizer wrapper that also runs on a CPU-only host.
 
     On GPU (or NPU/MLU/MUSA) it is mmengine's ``AmpOptimWrapper``. On CPU,
     where that class refuses to start, the forward pass runs under
-    ``torch.autocast('cpu', dtype=torch.bfloat16)`` without loss scaling:
-    bfloat16 has float32's exponent range, so gradients do not underflow.
+    ``torch.autocast('cpu', dtype)``: bfloat16 (the default) without loss
+    scaling, as bfloat16 has float32's exponent range and gradients do not
+    underflow; float16 with ``torch.amp.GradScaler('cpu')``, which
+    ``loss_scale`` configures as on a GPU.
 
     Args:
-        loss_scale (str | float | dict): Loss scaling of the accelerator
-            path (ignored on CPU). Defaults to 'dynamic'.
-        dtype (str | torch.dtype, optional): Autocast dtype. On CPU only
-            ``bfloat16`` (the default there) is supported.
+        loss_scale (str | float | dict): ``'dynamic'``, a static scale or
+            the GradScaler's arguments; unused by CPU bfloat16. Defaults to
+            'dynamic'.
+        dtype (str | torch.dtype, optional): Autocast dtype. On CPU
+            ``bfloat16`` (if None) or ``float16``.
         **kwargs: Arguments of :class:`mmengine.optim.OptimWrapper`.
     """
 
@@ -227,13 +265,30 @@ class AmpOptimWrapper(_AmpOptimWrapper):
             super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
             return
         OptimWrapper.__init__(self, **kwargs)
-        dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-        if dtype not in (None, torch.bfloat16):
-            raise ValueError('Mixed precision on CPU supports bfloat16 only, '
-                             f'got dtype={dtype}')
-        self.cast_dtype = torch.bfloat16
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype, dtype)
+        if dtype not in (None, torch.bfloat16, torch.float16):
+            raise ValueError('Mixed precision on CPU supports bfloat16 and '
+                             f'float16, got dtype={dtype!r}')
+        self.cast_dtype = dtype or torch.bfloat16
         self.loss_scaler = None
         self._scale_update_param = None
+        if self.cast_dtype == torch.float16:
+            self.loss_scaler = _cpu_grad_scaler(loss_scale)
+            if isinstance(loss_scale, float):
+                self._scale_update_param = loss_scale
+
+    @contextlib.contextmanager
+    def optim_context(self, model: torch.nn.Module) -> Iterator[None]:
+        """mmengine's context, with CPU autocast in ``cast_dtype`` on a
+        CPU-only host (mmengine's autocast takes only bfloat16 there)."""
+        if _has_accelerator():
+            with super().optim_context(model):
+                yield
+            return
+        with OptimWrapper.optim_context(self, model), torch.autocast(
+                'cpu', dtype=self.cast_dtype), _float32_cpu_nms():
+            yield
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
         if self.loss_scaler is None:

@@ -11,6 +11,7 @@ from mmhornet.engine.cpu import _has_accelerator
 from mmhornet.registry import OPTIM_WRAPPERS
 
 
+@pytest.mark.cpu_isa
 @pytest.mark.skipif(_has_accelerator(), reason='the CPU-only path')
 def test_amp_optim_wrapper_uses_bfloat16_autocast_on_cpu():
     model = torch.nn.Linear(4, 2)
@@ -28,11 +29,11 @@ def test_amp_optim_wrapper_uses_bfloat16_autocast_on_cpu():
     assert not torch.equal(before, model.weight)
     state = wrapper.state_dict()
     wrapper.load_state_dict(dict(state, loss_scaler={'scale': 1.0}))
-    with pytest.raises(ValueError, match='bfloat16 only'):
+    with pytest.raises(ValueError, match='bfloat16 and float16'):
         OPTIM_WRAPPERS.build(
             dict(
                 type='AmpOptimWrapper',
-                dtype='float16',
+                dtype='float64',
                 optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
 
 

@@ -27,8 +27,7 @@ def fake_results():
     R = gpu_check.PartResult
     return [
         R('mmcv CUDA ops', 'PASS', 'compiled with CUDA 13.0', 1.2),
-        R('DDP SyncBN 2 GPUs', 'SKIP', 'needs 2 GPUs, this machine has 1',
-          0.),
+        R('DDP SyncBN 2 GPUs', 'SKIP', 'needs 2 GPUs, this machine has 1', 0.),
         R('TensorRT HorNet-T', 'FAIL', 'x' * 130, 61.),
     ]
 
@@ -46,6 +45,7 @@ def test_table_has_every_part_and_the_counts():
 
 
 def test_a_failing_part_is_reported_and_the_others_run(capsys):
+
     def broken():
         raise ValueError('bad\nthing')
 
@@ -57,15 +57,14 @@ def test_a_failing_part_is_reported_and_the_others_run(capsys):
         gpu_check.run_part('b', absent),
         gpu_check.run_part('c', lambda x: f'ok {x}', 3)
     ]
-    assert [(r.status, r.detail) for r in results] == [
-        ('FAIL', 'ValueError: bad thing'), ('SKIP', 'not here'),
-        ('PASS', 'ok 3')
-    ]
+    assert [(r.status, r.detail)
+            for r in results] == [('FAIL', 'ValueError: bad thing'),
+                                  ('SKIP', 'not here'), ('PASS', 'ok 3')]
     assert 'Traceback' in capsys.readouterr().err
 
 
 def test_comparisons():
-    ref = torch.tensor([1., -4., 2.])
+    ref = torch.tensor([1., -4., 2.], dtype=torch.float64)
     assert gpu_check.relative_error(ref + 4e-6, ref) == pytest.approx(1e-6)
     assert gpu_check.relative_l2([ref * 1.01], [ref]) == pytest.approx(0.01)
     assert gpu_check.within(dict(a=1e-6), dict(a=1e-5)) == 'a 1e-06 <= 1e-05'
@@ -117,8 +116,7 @@ def test_fft_runs_in_float32_under_float16_autocast():
 def test_layer_scales_are_set_so_that_blocks_count():
     model = gpu_check.hornet_classifier(TINY_GF, layer_scale=0.5)
     gammas = [
-        m.weight for m in model.modules()
-        if type(m).__name__ == 'LayerScale'
+        m.weight for m in model.modules() if type(m).__name__ == 'LayerScale'
     ]
     assert gammas and all(bool((g == 0.5).all()) for g in gammas)
     assert not model.training
@@ -155,11 +153,10 @@ def test_float16_export_keeps_layer_norms_in_float32(tmp_path):
 
 
 def test_benchmark_output_is_summarised():
-    output = (
-        'inference   mmhornet:  2000.00 img/s   64.0 ms/batch of 128\n'
-        'inference mmpretrain:  1000.00 img/s  128.0 ms/batch of 128\n'
-        'training step   mmhornet:   500.50 img/s  ...\n'
-        'training step mmpretrain:   250.25 img/s  ...\n')
+    output = ('inference   mmhornet:  2000.00 img/s   64.0 ms/batch of 128\n'
+              'inference mmpretrain:  1000.00 img/s  128.0 ms/batch of 128\n'
+              'training step   mmhornet:   500.50 img/s  ...\n'
+              'training step mmpretrain:   250.25 img/s  ...\n')
     assert gpu_check.summarise_benchmark(output) == (
         'infer 2000/1000 img/s (2.00x), train 500/250 img/s (2.00x)')
     with pytest.raises(AssertionError, match='no training step speeds'):
@@ -209,8 +206,7 @@ def test_cuda_amp_training(name):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(
-    torch.cuda.device_count() < 2, reason='needs 2 CUDA GPUs')
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason='needs 2 CUDA GPUs')
 def test_cuda_ddp_syncbn():
     assert 'SyncBN layers' in gpu_check.check_ddp()
 

@@ -91,8 +91,7 @@ class PartResult:
     seconds: float
 
 
-def run_part(name: str, fn: Callable[..., str], *args,
-             **kwargs) -> PartResult:
+def run_part(name: str, fn: Callable[..., str], *args, **kwargs) -> PartResult:
     """Run one part: its detail line, or the error that ended it (the
     traceback goes to stderr)."""
     start = time.perf_counter()
@@ -107,12 +106,15 @@ def run_part(name: str, fn: Callable[..., str], *args,
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     result = PartResult(name, status, detail, time.perf_counter() - start)
-    print(f'[gpu-check] {result.status} {name} ({result.seconds:.0f} s): '
-          f'{result.detail}', flush=True)
+    print(
+        f'[gpu-check] {result.status} {name} ({result.seconds:.0f} s): '
+        f'{result.detail}',
+        flush=True)
     return result
 
 
-def format_table(results: Sequence[PartResult], header: str,
+def format_table(results: Sequence[PartResult],
+                 header: str,
                  width: int = 100) -> str:
     """The results as one plain-text table under ``header``; details longer
     than ``width`` wrap onto continuation lines."""
@@ -121,16 +123,19 @@ def format_table(results: Sequence[PartResult], header: str,
     lines.append(f"{'part':<{name_width}}  result  {'time':>6}  detail")
     lines.append(f"{'-' * name_width}  ------  {'-' * 6}  {'-' * 6}")
     for r in results:
-        chunks = [r.detail[i:i + width]
-                  for i in range(0, len(r.detail), width)] or ['']
+        chunks = [
+            r.detail[i:i + width] for i in range(0, len(r.detail), width)
+        ] or ['']
         lines.append(f'{r.name:<{name_width}}  {r.status:<6}  '
                      f'{r.seconds:5.0f}s  {chunks[0]}')
-        lines += [f"{'':<{name_width + 24}}{c}" for c in chunks[1:]]
+        lines += [f"{'':<{name_width + 18}}{c}" for c in chunks[1:]]
     failed = sum(r.status == 'FAIL' for r in results)
-    lines += ['', f'{len(results)} parts: '
-              f"{sum(r.status == 'PASS' for r in results)} passed, "
-              f'{failed} failed, '
-              f"{sum(r.status == 'SKIP' for r in results)} skipped"]
+    lines += [
+        '', f'{len(results)} parts: '
+        f"{sum(r.status == 'PASS' for r in results)} passed, "
+        f'{failed} failed, '
+        f"{sum(r.status == 'SKIP' for r in results)} skipped"
+    ]
     return '\n'.join(lines)
 
 
@@ -246,6 +251,8 @@ def hornet_classifier(arch='tiny', seed: int = 0, layer_scale: float = 1.0):
     cfg = load_cfg(CLASSIFIER)
     cfg.model.backbone.arch = arch
     cfg.model.backbone.pop('init_cfg', None)
+    if isinstance(arch, dict):  # widths base_dim x (1, 2, 4, 8)
+        cfg.model.head.in_channels = arch['base_dim'] * 8
     torch.manual_seed(seed)
     model = get_model(cfg)
     for module in model.modules():
@@ -259,8 +266,7 @@ def image_batch(num: int, height: int, width: int,
     generator = torch.Generator().manual_seed(seed)
     return [
         torch.randint(0, 256, (3, height, width),
-                      generator=generator).to(torch.uint8)
-        for _ in range(num)
+                      generator=generator).to(torch.uint8) for _ in range(num)
     ]
 
 
@@ -273,7 +279,8 @@ def classification_batch(num: int, size: int, num_classes: int,
         DataSample().set_gt_label(int(rng.integers(num_classes)))
         for _ in range(num)
     ]
-    return dict(inputs=image_batch(num, size, size, seed), data_samples=samples)
+    return dict(
+        inputs=image_batch(num, size, size, seed), data_samples=samples)
 
 
 def detection_batch(num: int, height: int, width: int, num_classes: int,
@@ -324,7 +331,8 @@ def segmentation_batch(num: int, height: int, width: int, num_classes: int,
     samples = []
     for _ in range(num):
         blocks = torch.randint(
-            0, num_classes, (1, 1, height // 16 + 1, width // 16 + 1),
+            0,
+            num_classes, (1, 1, height // 16 + 1, width // 16 + 1),
             generator=generator)
         label = F.interpolate(blocks.float(), scale_factor=16.)
         sample = SegDataSample(
@@ -332,8 +340,7 @@ def segmentation_batch(num: int, height: int, width: int, num_classes: int,
                 img_shape=(height, width),
                 ori_shape=(height, width),
                 pad_shape=(height, width)))
-        sample.gt_sem_seg = PixelData(
-            data=label[0, :, :height, :width].long())
+        sample.gt_sem_seg = PixelData(data=label[0, :, :height, :width].long())
         samples.append(sample)
     return dict(
         inputs=image_batch(num, height, width, seed), data_samples=samples)
@@ -343,8 +350,7 @@ def task_batch(cfg, num: int, height: int, width: int, seed: int) -> dict:
     """A synthetic batch for the model of ``cfg``."""
     model = cfg.model
     if model.type == 'ImageClassifier':
-        return classification_batch(num, height, model.head.num_classes,
-                                    seed)
+        return classification_batch(num, height, model.head.num_classes, seed)
     if model.type == 'EncoderDecoder':
         return segmentation_batch(num, height, width,
                                   model.decode_head.num_classes, seed)
@@ -366,10 +372,12 @@ def build_train_model(cfg, device: str):
 
 def build_optim_wrapper(model: nn.Module, cfg, amp_dtype: Optional[str]):
     """The config's optimizer wrapper (optimizer, constructor, clipping),
-    as mmhornet's AmpOptimWrapper when ``amp_dtype`` is given."""
+    as mmhornet's AmpOptimWrapper when ``amp_dtype`` is given; every
+    ``train_step`` is an optimizer step (no gradient accumulation)."""
     from mmengine.optim import build_optim_wrapper as build
     from mmengine.registry import DefaultScope
     wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
+    wrapper_cfg.accumulative_counts = 1
     if amp_dtype is not None:
         wrapper_cfg.type = 'mmhornet.AmpOptimWrapper'
         wrapper_cfg.dtype = amp_dtype
@@ -439,14 +447,13 @@ def check_mmcv_ops(device: str = 'cuda') -> str:
                              f'{keep_cpu.numel()} on the CPU, or others')
 
     feats = torch.randn(2, 16, 48, 40, generator=generator)
-    rois = torch.cat([torch.randint(0, 2, (64, 1)).float(), boxes[:64] / 3],
-                     1)
+    rois = torch.cat([torch.randint(0, 2, (64, 1)).float(), boxes[:64] / 3], 1)
 
     def forward_backward(dev: str):
         x = feats.to(dev).requires_grad_()
         out = roi_align(x, rois.to(dev), (7, 7), 0.5, 2, 'avg', True)
-        (out * torch.arange(out.numel(), device=dev).view_as(out).sin()
-         ).sum().backward()
+        (out * torch.arange(out.numel(),
+                            device=dev).view_as(out).sin()).sum().backward()
         return out, x.grad
 
     out_cpu, grad_cpu = forward_backward('cpu')
@@ -519,8 +526,7 @@ def check_compile(arch='tiny-gf',
     with torch.no_grad(), strict_float32():
         errors = dict(
             inference=relative_error(
-                compiled(inputs, mode='tensor'), model(inputs,
-                                                       mode='tensor')))
+                compiled(inputs, mode='tensor'), model(inputs, mode='tensor')))
     text = within(errors, dict(inference=COMPILE_BOUND))
 
     labels = torch.arange(batch, device=device)
@@ -539,9 +545,7 @@ def check_compile(arch='tiny-gf',
         scaler.update()
         if not torch.isfinite(loss):
             raise AssertionError(f'non-finite loss {loss}')
-        return [
-            p.detach() - start[n] for n, p in model.named_parameters()
-        ]
+        return [p.detach() - start[n] for n, p in model.named_parameters()]
 
     eager, fused = sgd_update(model), sgd_update(compiled)
     step_error = relative_l2(fused, eager)
@@ -551,17 +555,20 @@ def check_compile(arch='tiny-gf',
     return f'{arch} {batch}x{size}px: {text}'
 
 
-def check_benchmark(device: str = 'cuda', batch: int = 128) -> str:
-    """``benchmark.py --compare mmpretrain`` at ``batch`` (inference and
-    training step), float32 and float16 autocast: images per second."""
+def check_benchmark(device: str = 'cuda',
+                    batch: int = 128,
+                    train_batch: int = 64) -> str:
+    """``benchmark.py --compare mmpretrain``, inference at ``batch`` (the
+    paper's throughput setting) and training steps at ``train_batch`` (fits
+    a 24 GB GPU), float32 and float16 autocast: images per second."""
     parts = []
     for amp in (False, True):
         cmd = [
             sys.executable, 'tools/analysis_tools/benchmark.py',
-            'hornet-tiny_3rdparty_in1k', '--compare', 'mmpretrain',
-            '--device', device, '--batch-size',
+            'hornet-tiny_3rdparty_in1k', '--compare', 'mmpretrain', '--device',
+            device, '--batch-size',
             str(batch), '--train-batch-size',
-            str(batch), '--warmup', '5', '--repeats', '10'
+            str(train_batch), '--warmup', '5', '--repeats', '10'
         ] + (['--amp', '--amp-dtype', 'float16'] if amp else [])
         result = subprocess.run(
             cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
@@ -571,7 +578,8 @@ def check_benchmark(device: str = 'cuda', batch: int = 128) -> str:
                                f'{result.stderr.strip()[-600:]}')
         parts.append(('fp16 ' if amp else 'fp32 ') +
                      summarise_benchmark(result.stdout))
-    return f'HorNet-T batch {batch}: ' + '; '.join(parts)
+    return (f'HorNet-T, inference batch {batch}, training {train_batch}: ' +
+            '; '.join(parts))
 
 
 def summarise_benchmark(output: str) -> str:
@@ -579,8 +587,8 @@ def summarise_benchmark(output: str) -> str:
     from benchmark.py's output."""
     speeds: Dict[str, Dict[str, float]] = {}
     for mode, name, value in re.findall(
-            r'^\s*(inference|training step)\s+(\w+):\s+([\d.]+) img/s',
-            output, re.M):
+            r'^\s*(inference|training step)\s+(\w+):\s+([\d.]+) img/s', output,
+            re.M):
         speeds.setdefault(mode, {})[name] = float(value)
     texts = []
     for mode, short in (('inference', 'infer'), ('training step', 'train')):
@@ -780,12 +788,13 @@ def ddp_worker() -> None:
             model, device_ids=[local_rank], find_unused_parameters=True)
         wrapper = build_optim_wrapper(model, cfg, 'float16')
         data = task_batch(cfg, 2, 512, 512, seed=rank)
-        losses = [float(ddp.train_step(data, wrapper)['loss'])
-                  for _ in range(2)]
+        losses = [
+            float(ddp.train_step(data, wrapper)['loss']) for _ in range(2)
+        ]
         if not np.isfinite(losses).all():
             raise AssertionError(f'rank {rank}: non-finite losses {losses}')
-        weights = torch.cat([p.detach().float().flatten()
-                             for p in model.parameters()])
+        weights = torch.cat(
+            [p.detach().float().flatten() for p in model.parameters()])
         stats = torch.cat([m.running_mean.float() for m in sync_bns])
         errors = {}
         for name, local in (('weights', weights), ('syncbn_stats', stats)):
@@ -799,8 +808,8 @@ def ddp_worker() -> None:
             detail = (f'2 ranks, {len(sync_bns)} SyncBN layers, losses '
                       f'{losses[0]:.3g} -> {losses[-1]:.3g}; rank '
                       f'differences: {text}')
-            print('GPU_CHECK_DDP ' + json.dumps(dict(detail=detail)),
-                  flush=True)
+            print(
+                'GPU_CHECK_DDP ' + json.dumps(dict(detail=detail)), flush=True)
     finally:
         dist.destroy_process_group()
 
@@ -814,12 +823,10 @@ def run_checks(parts: Sequence[str]) -> List[PartResult]:
         results.append(run_part('mmcv CUDA ops', check_mmcv_ops))
     if 'parity' in parts:
         for arch, label in ARCH_LABELS.items():
-            results.append(
-                run_part(f'{label} GPU vs CPU', check_parity, arch))
+            results.append(run_part(f'{label} GPU vs CPU', check_parity, arch))
     if 'train' in parts:
         for name in TRAIN_CONFIGS:
-            results.append(
-                run_part(f'AMP train {name}', check_train, name))
+            results.append(run_part(f'AMP train {name}', check_train, name))
     if 'ddp' in parts:
         results.append(run_part('DDP SyncBN 2 GPUs', check_ddp))
     if 'compile' in parts:
@@ -828,8 +835,7 @@ def run_checks(parts: Sequence[str]) -> List[PartResult]:
         results.append(run_part('benchmark.py', check_benchmark))
     if 'tensorrt' in parts:
         for arch, label in ARCH_LABELS.items():
-            results.append(
-                run_part(f'TensorRT {label}', check_tensorrt, arch))
+            results.append(run_part(f'TensorRT {label}', check_tensorrt, arch))
     return results
 
 
