@@ -3,7 +3,8 @@
 
 The checkpoint may be a local path or an ``http(s)://`` URL (downloaded to
 the torch hub cache and loaded with ``weights_only=True``), or an ``.onnx``
-file exported by tools/deployment/pytorch2onnx.py, run by onnxruntime.
+file exported by tools/deployment/pytorch2onnx.py, run by onnxruntime
+(or OpenVINO: ``--backend openvino``).
 Checkpoints load with ``weights_only=True``
 (:func:`mmhornet.compat.patch_checkpoint_loading`), and distributed runs and
 ``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`).
@@ -29,6 +30,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument(
         'checkpoint', help='checkpoint file path or URL, or an .onnx file')
+    parser.add_argument(
+        '--backend',
+        choices=['onnxruntime', 'openvino'],
+        help='the runtime of an .onnx checkpoint (default: onnxruntime)')
     parser.add_argument(
         '--work-dir', help='the dir to save the evaluation metrics')
     parser.add_argument(
@@ -100,14 +105,16 @@ def enable_tta(cfg: Config) -> None:
 
 
 def use_onnx_file(cfg: Config, args: argparse.Namespace) -> None:
-    """Evaluate an exported ONNX file (onnxruntime) instead of a checkpoint:
-    the config's model only supplies preprocessing and post-processing."""
+    """Evaluate an exported ONNX file (onnxruntime or OpenVINO) instead of a
+    checkpoint: the config's model supplies preprocessing and
+    post-processing."""
     if args.amp or args.tta:
         raise SystemExit('--amp and --tta apply to PyTorch checkpoints; an '
                          'ONNX file runs as exported (float32, one pass)')
     cfg.model = ConfigDict(
         type='mmhornet.OnnxRuntimeModel',
         onnx_file=args.checkpoint,
+        backend=args.backend or 'onnxruntime',
         model=cfg.model)
     cfg.load_from = None
 
@@ -123,6 +130,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.load_from = args.checkpoint
     if args.checkpoint.endswith('.onnx'):
         use_onnx_file(cfg, args)
+    elif args.backend:
+        raise SystemExit(f'--backend {args.backend} runs .onnx files; '
+                         f'{args.checkpoint} is a PyTorch checkpoint')
     if args.amp:
         cfg.test_cfg = ConfigDict(cfg.get('test_cfg') or {}, fp16=True)
     if args.tta:

@@ -121,6 +121,7 @@ def _registry(scope: str, name: str):
 def get_model(model: Union[str, Config],
               pretrained: Union[bool, str] = False,
               device: Union[str, torch.device, None] = None,
+              backend: Optional[str] = None,
               **kwargs) -> BaseModel:
     """Build a model from a model name, a config file or a Config.
 
@@ -137,6 +138,8 @@ def get_model(model: Union[str, Config],
             exported from this model gives an :class:`OnnxRuntimeModel`
             that runs it in onnxruntime with the config's preprocessing
             and post-processing. Defaults to False.
+        backend (str, optional): The runtime of an ``.onnx`` file:
+            ``'onnxruntime'`` (if None) or ``'openvino'``.
         device (str | torch.device, optional): Where to put the model.
             Defaults to None (CPU).
         **kwargs: Overrides merged into ``config.model``, e.g.
@@ -162,10 +165,14 @@ def get_model(model: Union[str, Config],
         model if isinstance(model, str) else f'A config of scope {scope!r}')
     onnx_file = pretrained if isinstance(
         pretrained, str) and pretrained.endswith('.onnx') else None
+    if backend is not None and not onnx_file:
+        raise ValueError(f'backend={backend!r} runs an exported .onnx file; '
+                         f'pretrained={pretrained!r} is not one')
     with DefaultScope.overwrite_default_scope(scope):
         if onnx_file:
             from ..deploy import OnnxRuntimeModel
-            net = OnnxRuntimeModel(onnx_file, config.model)
+            net = OnnxRuntimeModel(
+                onnx_file, config.model, backend=backend or 'onnxruntime')
         else:
             net = registry.MODELS.build(config.model)
 
@@ -236,7 +243,8 @@ def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
             model name or a config (then built with its published weights,
             or ``pretrained=...`` from ``kwargs``).
         inputs: The input, e.g. ``'demo/cat.jpg'`` or a numpy image.
-        **kwargs: ``pretrained`` and ``device`` when building; ``show_dir``
+        **kwargs: ``pretrained``, ``device`` and ``backend`` (of an
+            ``.onnx`` file) when building; ``show_dir``
             saves a visualisation there; the rest go to mmpretrain's
             inferencer call (classification).
 
@@ -255,7 +263,8 @@ def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
         model = get_model(
             model,
             pretrained=kwargs.pop('pretrained', True),
-            device=kwargs.pop('device', None))
+            device=kwargs.pop('device', None),
+            backend=kwargs.pop('backend', None))
     config = getattr(model, 'cfg', None)
     if config is None:
         raise ValueError('inference_model needs a model from get_model (or '

@@ -12,6 +12,7 @@ import torch
 
 from mmhornet.apis import get_model
 from mmhornet.deploy import export_onnx, verify_onnx
+from mmhornet.models.layers import LayerScale
 from mmhornet.ops import resize_complex_weight, spectral_filter_matmul
 from mmhornet.ops.global_filter import MAX_PIXELS_2D_DFT
 from ..conftest import REPO_ROOT, TEST_CONFIG
@@ -92,11 +93,20 @@ def onnx_op_types(path: str) -> set:
     return types
 
 
+def visible_layer_scales(model: torch.nn.Module) -> None:
+    """Layer scales from U(0.5, 1): at their 1e-6 initial value the blocks
+    would hardly change the output, and an error in them would not show."""
+    for module in model.modules():
+        if isinstance(module, LayerScale):
+            torch.nn.init.uniform_(module.weight, 0.5, 1.0)
+
+
 @pytest.mark.parametrize('arch', [NANO, NANO_GF], ids=['7x7', 'gf'])
 @pytest.mark.slow
-def test_classifier_parity_in_onnxruntime(arch, tmp_path):
+def test_classifier_parity_in_onnxruntime_and_openvino(arch, tmp_path):
     torch.manual_seed(0)
     model = get_model(TEST_CONFIG, backbone=dict(arch=arch))
+    visible_layer_scales(model)
     path = str(tmp_path / 'cls.onnx')
     export_onnx(model, path, shape=(64, 96), dynamic_batch=True)
     ops = onnx_op_types(path)
@@ -104,13 +114,17 @@ def test_classifier_parity_in_onnxruntime(arch, tmp_path):
     if arch is NANO_GF:
         assert 'MatMul' in ops
     # batch 3 through a graph traced at batch 1
-    error = verify_onnx(model, path, (64, 96), batch_size=3)
-    assert error < 1e-5
+    for backend in ('onnxruntime', 'openvino'):
+        error = verify_onnx(
+            model, path, (64, 96), batch_size=3, backend=backend)
+        assert error < 1e-5, backend
     # the comparison can fail: a changed weight is seen
     with torch.no_grad():
         model.head.fc.bias[0] += 1e-3
-    with pytest.raises(AssertionError, match='differs from PyTorch by'):
-        verify_onnx(model, path, (64, 96), batch_size=1)
+    for backend in ('onnxruntime', 'openvino'):
+        with pytest.raises(
+                AssertionError, match=f'in {backend} differs from PyTorch'):
+            verify_onnx(model, path, (64, 96), batch_size=1, backend=backend)
 
 
 @pytest.mark.parametrize(
@@ -127,6 +141,10 @@ def test_segmentor_parity_in_onnxruntime(config, arch, tmp_path):
     assert 'DFT' not in onnx_op_types(path)
     error = verify_onnx(model, path, (64, 96), batch_size=2)
     assert error < 1e-4
+    if arch is None:  # GF stages; OpenVINO too
+        error = verify_onnx(
+            model, path, (64, 96), batch_size=2, backend='openvino')
+        assert error < 1e-4
 
 
 def test_metadata_and_config_runtime(tmp_path):
@@ -148,6 +166,34 @@ def test_metadata_and_config_runtime(tmp_path):
         runtime(torch.rand(1, 3, 64, 64), mode='tensor')
 
 
+def test_openvino_runtime_model(tmp_path):
+    """get_model(..., backend='openvino') runs the file in OpenVINO, at any
+    batch of a dynamic-batch graph (compiled once per batch size)."""
+    torch.manual_seed(0)
+    model = get_model(TEST_CONFIG, backbone=dict(arch=NANO_GF))
+    visible_layer_scales(model)
+    model.dataset_meta = dict(classes=['a', 'b', 'c'])
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(model, path, shape=(32, 32), dynamic_batch=True)
+    runtime = get_model(TEST_CONFIG, pretrained=path, backend='openvino')
+    assert runtime.backend == 'openvino'
+    assert runtime.dataset_meta == dict(classes=['a', 'b', 'c'])
+    for batch in (1, 4, 1):
+        images = torch.rand(batch, 3, 32, 32)
+        with torch.no_grad():
+            expected = model(images, mode='tensor').numpy()
+        actual = runtime(images, mode='tensor').numpy()
+        assert actual.shape == expected.shape
+        error = np.abs(actual - expected).max() / np.abs(expected).max()
+        assert error < 1e-5
+    with pytest.raises(ValueError, match=r'takes inputs of shape'):
+        runtime(torch.rand(1, 3, 64, 64), mode='tensor')
+    with pytest.raises(ValueError, match='runs an exported .onnx file'):
+        get_model(TEST_CONFIG, backend='openvino')
+    with pytest.raises(ValueError, match="Unknown backend 'tensorrt'"):
+        get_model(TEST_CONFIG, pretrained=path, backend='tensorrt')
+
+
 def test_missing_onnxruntime_is_explained(tmp_path):
     code = ('import sys; sys.modules["onnxruntime"] = None\n'
             'from mmhornet.deploy.runtime import create_session\n'
@@ -159,6 +205,18 @@ def test_missing_onnxruntime_is_explained(tmp_path):
     assert result.returncode != 0
     assert 'needs onnxruntime: pip install "mmhornet[deploy]"' in \
         result.stderr
+
+
+def test_missing_openvino_is_explained(tmp_path):
+    code = ('import sys; sys.modules["openvino"] = None\n'
+            'from mmhornet.deploy import create_runner\n'
+            'create_runner("model.onnx", "openvino")')
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            cwd=REPO_ROOT)
+    assert result.returncode != 0
+    assert 'needs OpenVINO: pip install "mmhornet[deploy]"' in result.stderr
 
 
 @pytest.mark.slow
@@ -207,3 +265,47 @@ def test_the_default_export_size_is_the_test_size(config, shape):
             eval_input_shape(cfg)
     else:
         assert eval_input_shape(cfg) == shape
+
+
+def transposed_layer_norms(path: str) -> int:
+    """``Transpose -> LayerNormalization -> Transpose`` chains in a file."""
+    graph = onnx.load(path).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    chains = 0
+    for node in graph.node:
+        source = producers.get(node.input[0]) if node.input else None
+        if (node.op_type == 'Transpose' and source is not None
+                and source.op_type == 'LayerNormalization'
+                and producers.get(source.input[0]) is not None
+                and producers[source.input[0]].op_type == 'Transpose'):
+            chains += 1
+    return chains
+
+
+@pytest.mark.parametrize('opset', [17, 20])
+def test_channels_first_layer_norms_in_the_export(opset, tmp_path):
+    """LayerNorm2d exports as a norm over the channel axis (the form
+    OpenVINO runs without transposes), with the same outputs; the chain is
+    there without the rewrite."""
+    from mmhornet.deploy.graph import channels_first_layer_norms
+    torch.manual_seed(0)
+    model = get_model(TEST_CONFIG)
+    visible_layer_scales(model)
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(model, path, shape=(32, 32), opset=opset)
+    assert transposed_layer_norms(path) == 0
+    for backend in ('onnxruntime', 'openvino'):
+        assert verify_onnx(model, path, (32, 32), backend=backend) < 1e-5
+    # the same model exported by torch alone has the chains
+    raw = str(tmp_path / 'raw.onnx')
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (torch.rand(1, 3, 32, 32), ),
+            raw,
+            dynamo=True,
+            opset_version=opset,
+            external_data=False)
+    chains = transposed_layer_norms(raw)
+    assert chains > 0
+    graph = onnx.load(raw)
+    assert channels_first_layer_norms(graph) == chains
