@@ -11,7 +11,7 @@ Metrics: the loss, ``|L16 - L32| / |L32|``; the update of all weights
 :data:`LOSS_BOUND` and :data:`UPDATE_BOUND` for the bounds and where they
 come from.
 """
-import os.path as osp
+import copy
 import random
 
 import numpy as np
@@ -20,19 +20,20 @@ import torch
 from mmengine.config import Config
 
 from mmhornet.engine.cpu import _has_accelerator
-from ..conftest import REPO_ROOT
 from ..test_det.tiny_config import TINY_ARCH, tiny_config
 from .conftest import gpu_check
 
 #: Float16's unit roundoff is 2^-11 (4.9e-4). Measured here (2-core AMD
-#: EPYC Zen 3, AVX2) over the seven families: loss differences up to
-#: about 1e-3 and update differences up to about 1.5e-2 (the update is a
-#: gradient, which sums many rounded products). The bounds are about four
-#: times the largest measured; a step with the loss scale left in the
-#: gradients is off by a factor 65536, one whose autocast is ignored is
-#: exact (both caught, below).
-LOSS_BOUND = 5e-3
-UPDATE_BOUND = 6e-2
+#: EPYC Zen 3, AVX2) over the seven families: loss differences 6e-8 to
+#: 2.1e-4 (largest: the GF classifier), update differences 9e-4
+#: (classifiers), 7e-3 (detectors) and 2.6e-2 (UPerNets, whose gradients
+#: pass through BN and upsampling). The bounds are about ten and four times
+#: the largest measured. Defects they catch: gradients left scaled by the
+#: loss scale (off by a factor 65536), autocast not applied (differences
+#: exactly 0, and the first convolution's output float32), a skipped step
+#: that still moved the weights.
+LOSS_BOUND = 2e-3
+UPDATE_BOUND = 0.1
 
 CLS_ARCHES = {
     'cls-7x7':
@@ -45,7 +46,8 @@ CLS_ARCHES = {
     TINY_ARCH,
 }
 DET_CONFIGS = {
-    'mask-rcnn': 'configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',
+    'mask-rcnn':
+    'configs/mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py',
     'mask-rcnn-horfpn-gf':
     'configs/mask_rcnn/mask-rcnn_hornet-s_horfpn-gf_1x_coco.py',
     'cascade-mask-rcnn-gf':
@@ -53,9 +55,14 @@ DET_CONFIGS = {
 }
 SEG_CONFIGS = {
     'upernet': 'tests/data/upernet_hornet-nano_tiny-ade.py',
-    'upernet-gnconv-head': 'tests/data/upernet-horfpn-gf_hornet-nano_tiny-ade.py',
+    'upernet-gnconv-head':
+    'tests/data/upernet-horfpn-gf_hornet-nano_tiny-ade.py',
 }
-FAMILIES = [*CLS_ARCHES, *DET_CONFIGS, *SEG_CONFIGS]
+# detectors and segmentors take 10 s to minutes on a shared 2-core machine
+FAMILIES = [
+    *CLS_ARCHES, *(pytest.param(family, marks=pytest.mark.slow)
+                   for family in [*DET_CONFIGS, *SEG_CONFIGS])
+]
 
 
 def family_config(family: str, tmp_path) -> Config:
@@ -63,9 +70,9 @@ def family_config(family: str, tmp_path) -> Config:
     no momentum or decay: the update is the gradient) through the config's
     optimizer constructor and gradient clipping."""
     if family in CLS_ARCHES:
-        cfg = gpu_check.load_cfg('configs/hornet/hornet-tiny-gf_8xb128_in1k.py'
-                                 if family == 'cls-gf' else
-                                 gpu_check.CLASSIFIER)
+        cfg = gpu_check.load_cfg(
+            'configs/hornet/hornet-tiny-gf_8xb128_in1k.py' if family ==
+            'cls-gf' else gpu_check.CLASSIFIER)
         cfg.model.backbone.arch = CLS_ARCHES[family]
         cfg.model.head.update(in_channels=64, num_classes=10)
         cfg.model.data_preprocessor = dict(
@@ -73,11 +80,31 @@ def family_config(family: str, tmp_path) -> Config:
     elif family in DET_CONFIGS:
         cfg = Config.fromfile(
             tiny_config(DET_CONFIGS[family], str(tmp_path), str(tmp_path)))
+        every_box(cfg.model.train_cfg)
     else:
         cfg = gpu_check.load_cfg(SEG_CONFIGS[family])
+    # Stochastic depth off: its masks are drawn in the activations' dtype,
+    # so the two steps would drop different blocks.
+    cfg.model.backbone.drop_path_rate = 0.
     cfg.optim_wrapper.optimizer = dict(
         type='SGD', lr=1.0, momentum=0., weight_decay=0.)
     return cfg
+
+
+def every_box(train_cfg: Config) -> None:
+    """Make a detector's training targets independent of float rounding:
+    every anchor becomes a proposal (no NMS suppression, no top-k) and the
+    samplers take every candidate. Otherwise the float16 and float32 steps
+    may keep or sample different boxes (NMS and top-k order by scores that
+    differ in the last bits), and the comparison would measure that."""
+    train_cfg.rpn.sampler.num = 10**6
+    train_cfg.rpn_proposal.update(
+        nms_pre=10**6,
+        max_per_img=10**6,
+        nms=dict(type='nms', iou_threshold=1.0))
+    rcnns = train_cfg.rcnn
+    for rcnn in rcnns if isinstance(rcnns, (list, tuple)) else [rcnns]:
+        rcnn.sampler.num = 10**6
 
 
 def seed_all(seed: int) -> None:
@@ -101,7 +128,8 @@ def one_step(cfg: Config, data: dict, amp_dtype, max_tries: int = 20):
     for _ in range(max_tries):
         scale = wrapper.loss_scaler.get_scale() if amp_dtype else None
         seed_all(1)
-        log_vars = model.train_step(data, wrapper)
+        # a copy: data preprocessors write into the data samples
+        log_vars = model.train_step(copy.deepcopy(data), wrapper)
         delta = [p.detach() - s for p, s in zip(model.parameters(), start)]
         if amp_dtype is None or wrapper.loss_scaler.get_scale() >= scale:
             return float(log_vars['loss']), delta, dtypes[0], wrapper
@@ -113,7 +141,10 @@ def one_step(cfg: Config, data: dict, amp_dtype, max_tries: int = 20):
 @pytest.mark.parametrize('family', FAMILIES)
 def test_float16_training_step_on_cpu(family, tmp_path):
     cfg = family_config(family, tmp_path)
-    size = dict(cls=(32, 32), mas=(64, 80), cas=(64, 80), upe=(64, 64))
+    # Detectors: small images, as every anchor is a proposal (Cascade's
+    # three convolutional box heads in float16 are slow on CPUs without
+    # native float16)
+    size = dict(cls=(32, 32), mas=(32, 64), cas=(32, 64), upe=(64, 64))
     height, width = size[family[:3]]
     data = gpu_check.task_batch(cfg, 2, height, width, seed=0)
 
@@ -129,6 +160,5 @@ def test_float16_training_step_on_cpu(family, tmp_path):
     update_error = gpu_check.relative_l2(delta16, delta32)
     print(f'{family}: loss {loss32:.6g} / {loss16:.6g} ({loss_error:.2e}), '
           f'update {update_error:.2e}, loss scale {scale:g}')
-    assert 0 < loss_error <= LOSS_BOUND or 0 < update_error
     assert loss_error <= LOSS_BOUND
     assert 0 < update_error <= UPDATE_BOUND

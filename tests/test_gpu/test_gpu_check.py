@@ -175,6 +175,17 @@ def test_benchmark_summary_reads_the_real_tool_output():
     assert summary.startswith('infer ') and ', train ' in summary
 
 
+@pytest.mark.skipif(CUDA, reason='the CPU float16 path')
+def test_training_steps_on_cpu_with_float16():
+    """The training part's loop on the CPU: the tiny UPerNet test config,
+    float16 autocast with a CPU loss scaler, two applied steps."""
+    cfg = gpu_check.load_cfg('tests/data/upernet_hornet-nano_tiny-ade.py')
+    data = gpu_check.task_batch(cfg, 2, 64, 64, seed=0)
+    detail = gpu_check.train_steps(cfg, data, 'cpu', 'float16', steps=2)
+    assert detail.startswith('float16: loss ')
+    assert '2/2 steps applied, loss scale 65536, batch 2x(64, 64)' in detail
+
+
 def test_ddp_part_skips_below_two_gpus():
     with pytest.raises(gpu_check.SkipPart, match='needs 2 GPUs'):
         gpu_check.check_ddp(device_count=1)
