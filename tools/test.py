@@ -15,6 +15,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.device import get_device
 from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
@@ -22,7 +23,8 @@ from mmengine.runner import Runner
 
 from mmhornet.compat import patch_checkpoint_loading
 from mmhornet.engine import setup_launcher, teardown_launcher
-from mmhornet.utils import check_data_roots, load_config
+from mmhornet.utils import (check_data_roots, load_config,
+                            warn_if_bfloat16_emulated)
 
 
 def parse_args() -> argparse.Namespace:
@@ -148,6 +150,8 @@ def main() -> None:
     args = parse_args()
     patch_checkpoint_loading()
     cfg = merge_args(load_config(args.config, args.config), args)
+    if args.amp:
+        warn_if_bfloat16_emulated(get_device())
     check_data_roots(cfg, ('test_dataloader', ))
     setup_launcher(cfg)
     failed = True

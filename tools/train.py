@@ -22,6 +22,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -30,7 +31,8 @@ from mmhornet.compat import patch_checkpoint_loading
 from mmhornet.engine import (apply_total_batch, enable_safe_checkpoints,
                              find_resumable_checkpoint, log_total_batch,
                              setup_launcher, teardown_launcher)
-from mmhornet.utils import check_data_roots, load_config
+from mmhornet.utils import (check_data_roots, load_config,
+                            warn_if_bfloat16_emulated)
 
 
 def parse_args() -> argparse.Namespace:
@@ -126,6 +128,8 @@ def main() -> None:
     args = parse_args()
     patch_checkpoint_loading()
     cfg = merge_args(load_config(args.config, args.config), args)
+    if args.amp:
+        warn_if_bfloat16_emulated(get_device())
     enable_safe_checkpoints(cfg)
     resolve_auto_resume(cfg)
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))

@@ -4,13 +4,19 @@
 The weight gradient comes from the C++ operator
 ``mmhornet::depthwise_conv7x7_weight_grad`` (built with the package as
 ``mmhornet.ops._ext``), the input gradient from a forward convolution with
-the flipped kernel; both compute the same sums as PyTorch's backward.
+the flipped kernel; both compute the same sums as PyTorch's backward. The
+operator is plain C++, compiled on x86 also for AVX2 and AVX-512; the
+version run is the instruction set ATen runs its own kernels with
+(:func:`kernel_isa`), so it runs on any CPU torch runs on.
 """
+import functools
 import warnings
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
+
+from .fast_paths import fast_paths_enabled
 
 try:
     from . import _ext  # noqa: F401 (registers the operators)
@@ -27,6 +33,15 @@ except ImportError as error:  # built, but not for this torch
 def ops_available() -> bool:
     """Whether mmhornet's C++ operators were built and loaded."""
     return _ext is not None
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_isa() -> str:
+    """The instruction set of the C++ kernel to run: the one of ATen's own
+    CPU kernels (``'avx512'``, ``'avx2'`` or the portable ``'default'``),
+    found once per process, so that ``ATEN_CPU_CAPABILITY`` caps both."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    return {'AVX512': 'avx512', 'AVX2': 'avx2'}.get(capability, 'default')
 
 
 class _DepthwiseConv7x7(torch.autograd.Function):
@@ -68,7 +83,7 @@ class _DepthwiseConv7x7(torch.autograd.Function):
                     groups=x.shape[1]).to(x_dtype)
             if ctx.needs_input_grad[1]:
                 grad_weight = torch.ops.mmhornet.depthwise_conv7x7_weight_grad(
-                    x.float(), grad.float())
+                    x.float(), grad.float(), kernel_isa())
                 grad_weight = grad_weight.to(x.dtype).to(weight_dtype)
             if bias_dtype is not None and ctx.needs_input_grad[2]:
                 grad_bias = grad.float().sum((0, 2, 3))
@@ -86,8 +101,9 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor,
     under bfloat16 autocast, and the C++ operators are available, its
     backward is the faster one of :class:`_DepthwiseConv7x7` (a few times
     faster than oneDNN's on HorNet's channels-last shapes). Otherwise,
-    inside ``torch.compile`` and when traced (FLOP counters, ONNX export see
-    a plain convolution), it is ``F.conv2d``.
+    inside ``torch.compile``, when traced (FLOP counters, ONNX export see a
+    plain convolution) and inside :func:`~mmhornet.ops.plain_forward`, it
+    is ``F.conv2d``.
     """
     low_precision = (torch.float32, torch.bfloat16)
     if torch.is_autocast_enabled('cpu'):
@@ -100,7 +116,8 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor,
         dtype = x.dtype
         dtypes_ok = dtype in low_precision and all(
             t.dtype == dtype for t in (weight, bias) if t is not None)
-    if (_ext is not None and dtypes_ok and torch.is_grad_enabled()
+    if (_ext is not None and fast_paths_enabled() and dtypes_ok
+            and torch.is_grad_enabled()
             and (x.requires_grad or weight.requires_grad)
             and x.device.type == 'cpu' and weight.shape[-2:] == (7, 7)
             and padding == 3 and not torch.jit.is_tracing()

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mmhornet.compat import load_checkpoint_file
+from mmhornet.utils import cpu_has_native_bfloat16
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options, run_tool
 
 # end-to-end runs of tools and trainings: `make test-quick` skips them
@@ -66,6 +67,7 @@ def test_resume_continues_epoch_iteration_and_optimizer(
     assert {float(s) for s in steps} == {float(2 * ITERS_PER_EPOCH)}
 
 
+@pytest.mark.cpu_isa
 def test_amp_training_and_testing_on_cpu(tiny_folder_dataset, tmp_path):
     result = run_tool([
         'tools/train.py', TEST_CONFIG, '--amp', '--work-dir',
@@ -74,6 +76,9 @@ def test_amp_training_and_testing_on_cpu(tiny_folder_dataset, tmp_path):
     ])
     log = result.stdout + result.stderr
     assert 'AmpOptimWrapper' in log
+    # said at the start where bfloat16 is emulated (the capped run: always)
+    emulated = 'so bfloat16 is emulated' in log
+    assert emulated == (not cpu_has_native_bfloat16()), log
     checkpoint = load_checkpoint_file(str(tmp_path / 'epoch_1.pth'))
     assert checkpoint['meta']['iter'] == ITERS_PER_EPOCH
     assert 'loss_scaler' not in checkpoint['optimizer']
@@ -85,6 +90,8 @@ def test_amp_training_and_testing_on_cpu(tiny_folder_dataset, tmp_path):
         str(tmp_path), '--cfg-options', *data_options(tiny_folder_dataset)
     ])
     assert re.search(r'accuracy/top1: [\d.]+', result.stdout)
+    log = result.stdout + result.stderr
+    assert ('so bfloat16 is emulated' in log) == emulated
 
 
 def test_test_tool_refuses_unsafe_checkpoint(tmp_path, tiny_folder_dataset):

@@ -1,6 +1,6 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
+from mmhornet.ops import plain_forward
 from .block import HorNetBlock
-from .fused import plain_forward
 from .gnconv import gnConv
 from .gnconv_conv import gnConv2d
 from .mixers import DepthwiseConv2d, GlobalLocalFilter, build_spatial_mixer

@@ -3,7 +3,8 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
-from .fused import fused_block, use_fused
+from mmhornet.ops import fast_paths_enabled
+from .fused import fused_block
 from .gnconv import gnConv
 from .norm import LayerNorm2d, LayerScale
 
@@ -55,7 +56,7 @@ class HorNetBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the block to ``x`` (N, C, H, W); channels-last memory
         (as :class:`HorNet` passes it) runs fastest."""
-        if use_fused():
+        if fast_paths_enabled():
             return fused_block(self, x)
         x = x + self.drop_path(self.gamma1(self.gnconv(self.norm1(x))))
         y = self.norm2(x.permute(0, 2, 3, 1))  # (N, H, W, C)

@@ -6,8 +6,9 @@
 plainly (``x + drop_path(gamma * branch(norm(x)))``); their ``forward``
 dispatches here, to functions that compute the same products with fewer
 passes over the activations. They are used by default, in eager, compiled
-and exported models; :func:`plain_forward` turns them off (the tests check
-that both give the same outputs and gradients). The mechanics:
+and exported models; :func:`~mmhornet.ops.plain_forward`, the one switch
+of all fast paths, turns them off (the tests check that both give the same
+outputs and gradients). The mechanics:
 
 - **Channels-last memory.** :class:`~mmhornet.models.HorNet` converts its
   input to channels-last once: the 1x1 convolutions become plain matrix
@@ -20,73 +21,38 @@ that both give the same outputs and gradients). The mechanics:
 - **One autocast cast.** Under autocast the input of ``proj_in`` is cast
   once for both halves (autocast would cast it for each convolution).
 - **Folded scales.** gnConv's ``s`` is folded into the mixer's last linear
-  step (the depth-wise weight and bias, or the affine parameters of the
-  global filter's output norm), and a block's layer scales into the
-  weights of ``proj_out`` and ``pwconv2``: the same products as scaling the
-  outputs, without a pass over them. Under autocast the layer scales are
-  not folded (the folded weights would be rounded to the low precision,
-  about twice the bfloat16 error of the reference, measured); there they
-  multiply the branch in full precision, fused with the residual sum.
+  step (the mixers take it as an argument: the depth-wise weight and bias,
+  or the affine parameters of the global filter's output norm), and a
+  block's layer scales into the weights of ``proj_out`` and ``pwconv2``:
+  the same products as scaling the outputs, without a pass over them.
+  Under autocast the layer scales are not folded (the folded weights would
+  be rounded to the low precision, about twice the bfloat16 error of the
+  reference, measured); there they multiply the branch in full precision,
+  fused with the residual sum.
 - **Fused residual.** ``x + drop_path(gamma * branch)`` is one ``addcmul``:
   the stochastic-depth mask joins the per-channel scale, drawn as mmcv's
   ``DropPath`` draws it, so a seed gives the same masks as the plain form.
 - **Operators** (:mod:`mmhornet.ops`, each explained there):
-  ``linear_gelu`` (oneDNN's fused Linear + GELU for CPU inference),
+  ``linear_gelu`` (oneDNN's fused Linear + GELU for CPU inference, where
+  the CPU has it),
   ``depthwise_conv2d`` (a C++ weight gradient for the 7x7 CPU backward,
   also used by the plain form) and ``spectral_filter`` (the global filter
   as FFTs in eager mode, as DFT matrix products when compiled or exported).
 
 The functions assume the modules as :class:`HorNetBlock` and
-:class:`gnConv` build them; code that replaces their submodules should run
-them under :func:`plain_forward`.
+:class:`gnConv` build them (a mixer takes ``(x, scale)``); code that
+replaces their submodules should run them under
+:func:`~mmhornet.ops.plain_forward`.
 """
-import contextlib
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
-from mmhornet.ops import depthwise_conv2d, linear_gelu
-from .mixers import DepthwiseConv2d, GlobalLocalFilter
+from mmhornet.ops import linear_gelu
 from .norm import LayerScale
-
-_fused = True
-
-
-def use_fused() -> bool:
-    """Whether gnConv and the HorNet block take their fused forward."""
-    return _fused
-
-
-@contextlib.contextmanager
-def plain_forward() -> Iterator[None]:
-    """Run gnConv and HorNet blocks in their plain form (the paper's
-    arithmetic, one module call per step) inside the ``with`` block."""
-    global _fused
-    previous, _fused = _fused, False
-    try:
-        yield
-    finally:
-        _fused = previous
-
-
-def _scaled_mixer(mixer: nn.Module, x: torch.Tensor,
-                  scale: float) -> torch.Tensor:
-    """``scale * mixer(x)``, the scale folded into the mixer's last linear
-    step."""
-    if scale == 1.0:
-        return mixer(x)
-    if isinstance(mixer, DepthwiseConv2d):
-        bias = None if mixer.bias is None else mixer.bias * scale
-        return depthwise_conv2d(x, mixer.weight * scale, bias,
-                                mixer.padding[0])
-    if isinstance(mixer, GlobalLocalFilter):
-        norm = mixer.post_norm  # the scale folded into its affine terms
-        return norm.affine_forward(
-            mixer.branches(x), norm.weight * scale, norm.bias * scale)
-    return mixer(x) * scale
 
 
 def fused_gnconv(gnconv: nn.Module,
@@ -101,9 +67,7 @@ def fused_gnconv(gnconv: nn.Module,
     gate = F.conv2d(x, weight[:split], bias[:split])
     features = F.conv2d(x, weight[split:], bias[split:])
     gates = torch.split(
-        _scaled_mixer(gnconv.dwconv, features, gnconv.scale),
-        gnconv.dims,
-        dim=1)
+        gnconv.dwconv(features, gnconv.scale), gnconv.dims, dim=1)
     x = gate * gates[0]
     for proj, gate in zip(gnconv.projs, gates[1:]):
         x = proj(x) * gate

@@ -10,8 +10,9 @@ from typing import List, Optional
 import torch
 import torch.nn as nn
 
+from mmhornet.ops import fast_paths_enabled
 from mmhornet.registry import MODELS
-from .fused import fused_gnconv, use_fused
+from .fused import fused_gnconv
 from .mixers import build_spatial_mixer
 
 
@@ -67,7 +68,7 @@ class gnConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply gnConv to ``x`` (N, C, H, W)."""
-        if use_fused():
+        if fast_paths_enabled():
             return fused_gnconv(self, x)
         gate, features = self.proj_in(x).split(
             [self.dims[0], sum(self.dims)], dim=1)

@@ -39,16 +39,15 @@ class GlobalLocalFilter(nn.Module):
         self.pre_norm = LayerNorm2d(channels)
         self.post_norm = LayerNorm2d(channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.post_norm(self.branches(x))
-
-    def branches(self, x: torch.Tensor) -> torch.Tensor:
-        """The filter before its output norm: the normalised input through
-        the two branches, their channels interleaved."""
+    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Filter ``x``; a ``scale`` other than 1 multiplies the output,
+        folded into the output norm's affine terms."""
         local, spatial = torch.chunk(self.pre_norm(x), 2, dim=1)
         local = self.dw(local)
         spatial = spectral_filter(spatial, self.complex_weight)
-        return torch.stack([local, spatial], dim=2).flatten(1, 2)
+        # interleave the branches' channels
+        x = torch.stack([local, spatial], dim=2).flatten(1, 2)
+        return self.post_norm(x, scale)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # A filter trained at another resolution (e.g. 224-px weights in a
@@ -91,8 +90,14 @@ class DepthwiseConv2d(nn.Conv2d):
             groups=channels,
             bias=bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return depthwise_conv2d(x, self.weight, self.bias, self.padding[0])
+    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Convolve ``x``; a ``scale`` other than 1 multiplies the output,
+        folded into the weight and bias."""
+        weight, bias = self.weight, self.bias
+        if scale != 1.0:
+            weight = weight * scale
+            bias = None if bias is None else bias * scale
+        return depthwise_conv2d(x, weight, bias, self.padding[0])
 
 
 def build_spatial_mixer(dw_cfg: dict, channels: int) -> nn.Module:

@@ -23,13 +23,12 @@ class LayerNorm2d(nn.LayerNorm):
     def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
         super().__init__(num_channels, eps=eps)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.affine_forward(x, self.weight, self.bias)
-
-    def affine_forward(self, x: torch.Tensor, weight: torch.Tensor,
-                       bias: torch.Tensor) -> torch.Tensor:
-        """The normalisation of ``x`` with the affine parameters given (the
-        fused forward passes them pre-scaled)."""
+    def forward(self, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Normalise ``x``; a ``scale`` other than 1 multiplies the output,
+        folded into the affine terms (no pass over the output)."""
+        weight, bias = self.weight, self.bias
+        if scale != 1.0:
+            weight, bias = weight * scale, bias * scale
         x = F.layer_norm(
             x.permute(0, 2, 3, 1), self.normalized_shape, weight, bias,
             self.eps)

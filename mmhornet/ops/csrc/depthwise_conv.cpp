@@ -95,7 +95,16 @@ __attribute__((always_inline)) inline void weight_grad_blocks(
   }
 }
 
-// The same code compiled for three instruction sets, chosen at run time.
+void weight_grad_blocks_default(const float* input, const float* grad,
+                                const Shape& s, int64_t b0, int64_t b1,
+                                float* out) {
+  weight_grad_blocks(input, grad, s, b0, b1, out);
+}
+
+// On x86, the same code is also compiled for AVX2 and AVX-512, chosen at
+// run time; other architectures build the portable version only.
+#if defined(__x86_64__) || defined(__i386__)
+#define MMHORNET_X86 1
 __attribute__((target("avx512f,avx512vl,fma,prefer-vector-width=512"))) void
 weight_grad_blocks_avx512(const float* input, const float* grad,
                           const Shape& s, int64_t b0, int64_t b1, float* out) {
@@ -107,12 +116,7 @@ __attribute__((target("avx2,fma"))) void weight_grad_blocks_avx2(
     int64_t b1, float* out) {
   weight_grad_blocks(input, grad, s, b0, b1, out);
 }
-
-void weight_grad_blocks_default(const float* input, const float* grad,
-                                const Shape& s, int64_t b0, int64_t b1,
-                                float* out) {
-  weight_grad_blocks(input, grad, s, b0, b1, out);
-}
+#endif
 
 }  // namespace
 
@@ -120,8 +124,13 @@ using BlocksFn = void (*)(const float*, const float*, const Shape&, int64_t,
                          int64_t, float*);
 
 // The kernel for `isa`: "auto" (the best this CPU runs), "avx512", "avx2"
-// or "default" (the last three to test each version).
+// or "default" (the portable one).
 BlocksFn select_kernel(c10::string_view isa) {
+  TORCH_CHECK(isa == "auto" || isa == "avx512" || isa == "avx2" ||
+                  isa == "default",
+              "depthwise_conv7x7_weight_grad: isa must be 'auto', 'avx512', "
+              "'avx2' or 'default', got '", isa, "'");
+#ifdef MMHORNET_X86
   const bool avx512 =
       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
   const bool avx2 =
@@ -140,9 +149,11 @@ BlocksFn select_kernel(c10::string_view isa) {
                 "AVX2/FMA");
     return &weight_grad_blocks_avx2;
   }
-  TORCH_CHECK(isa == "default",
-              "depthwise_conv7x7_weight_grad: isa must be 'auto', 'avx512', "
-              "'avx2' or 'default', got '", isa, "'");
+#else
+  TORCH_CHECK(isa == "auto" || isa == "default",
+              "depthwise_conv7x7_weight_grad: this CPU lacks ", isa,
+              " (not an x86 CPU)");
+#endif
   return &weight_grad_blocks_default;
 }
 

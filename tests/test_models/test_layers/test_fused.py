@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from mmhornet.models.layers import HorNetBlock, gnConv, plain_forward
-from mmhornet.models.layers.fused import use_fused
+from mmhornet.ops import fast_paths_enabled
+
+pytestmark = pytest.mark.cpu_isa
 
 DW = dict(type='DW', kernel_size=7)
 GF = dict(type='GF', h=6, w=4)  # a 6x6 spectrum, resized at run time
@@ -38,10 +40,10 @@ def assert_same(fused: tuple, plain: tuple, tol: float) -> None:
 
 
 def test_fused_is_the_default_and_plain_forward_restores_it():
-    assert use_fused()
+    assert fast_paths_enabled()
     with plain_forward():
-        assert not use_fused()
-    assert use_fused()
+        assert not fast_paths_enabled()
+    assert fast_paths_enabled()
 
 
 @pytest.mark.parametrize('dw_cfg', [DW, GF], ids=['7x7', 'gf'])
