@@ -13,27 +13,42 @@ mmhornet's PyTorch eager model, same weights, interleaved, at batch 1 and
 ``--batch-size``; ``--amp`` then means bfloat16 in both where the runtime
 supports it (OpenVINO's inference precision hint).
 
+With ``--paths all`` every path a user can run on a CPU is timed for
+mmhornet and for mmpretrain's HorNet with the same weights, in one
+interleaved run at batch 1 and ``--batch-size``: PyTorch eager, compiled
+(inductor with freezing), and the ONNX export in onnxruntime and in
+OpenVINO. Each speed is given as a share of the matrix-product roofline,
+and the best path of each side and their ratio are printed. A path that
+cannot run (e.g. a model that does not export) is reported with its error.
+
 Example:
     python tools/analysis_tools/benchmark.py hornet-tiny_3rdparty_in1k \
         --compare mmpretrain --amp
     python tools/analysis_tools/benchmark.py hornet-tiny-gf_3rdparty_in1k \
         --backend onnxruntime
+    python tools/analysis_tools/benchmark.py hornet-tiny_3rdparty_in1k \
+        --paths all --threads 2
 """
 import argparse
 import copy
 import inspect
+import platform
 import resource
 import statistics
 import tempfile
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from mmhornet.apis import get_model
+
+#: What ``--paths`` can time: PyTorch eager, compiled (inductor, frozen)
+#: and the ONNX export in a runtime.
+PATHS = ('eager', 'compiled', 'onnxruntime', 'openvino')
 
 
 def parse_args() -> argparse.Namespace:
@@ -102,6 +117,14 @@ def parse_args() -> argparse.Namespace:
         help='also time the model exported to ONNX in this runtime '
         '(inference at batch 1 and --batch-size)')
     parser.add_argument(
+        '--paths',
+        nargs='+',
+        choices=PATHS + ('all', ),
+        help='time these inference paths of mmhornet and of mmpretrain\'s '
+        'HorNet (same weights) in one interleaved run at batch 1 and '
+        '--batch-size, and report the best of each side; all: '
+        f'{", ".join(PATHS)}')
+    parser.add_argument(
         '--warmup', type=int, default=3, help='untimed runs (default: 3)')
     parser.add_argument(
         '--repeats', type=int, default=10, help='timed runs (default: 10)')
@@ -129,35 +152,22 @@ def mmpretrain_twin(model: nn.Module) -> nn.Module:
 
 
 class ExportedModel(nn.Module):
-    """An ONNX export of ``model`` run by onnxruntime or OpenVINO on CPU,
-    called like the PyTorch model (a batch in, logits out)."""
+    """An ONNX export of ``model`` (dynamic batch) run by onnxruntime or
+    OpenVINO on CPU, called like the PyTorch model (a batch in, logits
+    out); with ``--amp``, OpenVINO infers in bfloat16."""
 
     def __init__(self, model: nn.Module, backend: str,
                  args: argparse.Namespace) -> None:
         super().__init__()
-        from mmhornet.deploy import export_onnx
-        from mmhornet.deploy.runtime import create_session
+        from mmhornet.deploy import create_runner, export_onnx
         self.folder = tempfile.TemporaryDirectory()
         onnx_file = f'{self.folder.name}/model.onnx'
         export_onnx(model, onnx_file, tuple(args.shape), dynamic_batch=True)
-        if backend == 'onnxruntime':
-            session = create_session(onnx_file)
-            name = session.get_inputs()[0].name
-            self.run = lambda x: session.run(None, {name: x})[0]
-        else:
-            try:
-                import openvino
-            except ImportError:
-                raise SystemExit('--backend openvino needs OpenVINO: '
-                                 'pip install openvino')
-            config = {'INFERENCE_NUM_THREADS': torch.get_num_threads()}
-            config['INFERENCE_PRECISION_HINT'] = ('bf16'
-                                                  if args.amp else 'f32')
-            compiled = openvino.Core().compile_model(onnx_file, 'CPU', config)
-            self.run = lambda x: compiled(x)[0]
+        self.run = create_runner(
+            onnx_file, backend, precision='bf16' if args.amp else 'f32')
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self.run(images.float().numpy()))
+        return torch.from_numpy(self.run(images.float().numpy())[0])
 
 
 def synchronize(device: torch.device) -> None:
@@ -195,9 +205,19 @@ def make_step(model: nn.Module, mode: str, images: torch.Tensor,
 def matmul_peak_gflops(device: torch.device,
                        dtype: torch.dtype,
                        repeats: int = 10) -> float:
-    """Measured GFLOP/s of square matrix products (2048 on CPU, 8192 on
-    GPU) in ``dtype``: the speed no model of matrix products can beat."""
-    size = 2048 if device.type == 'cpu' else 8192
+    """Measured GFLOP/s of square matrix products in ``dtype``: the speed no
+    model of matrix products can beat. 8192 on GPU; on CPU 2048, or the
+    first of 256, 512, 1024 that takes 20 ms (so that bfloat16 where a CPU
+    emulates it, about 1 GFLOP/s, is measured in well under a second)."""
+    size = 8192 if device.type != 'cpu' else 2048
+    for small in ((256, 512, 1024) if device.type == 'cpu' else ()):
+        a = torch.randn(small, small, dtype=dtype)
+        a @ a  # warm-up
+        start = time.perf_counter()
+        a @ a
+        if time.perf_counter() - start > 0.02:
+            size = small
+            break
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(3):
@@ -220,7 +240,7 @@ def roofline_images_per_s(model: nn.Module, args: argparse.Namespace,
                           (3, *args.shape))['flops']
     peak = matmul_peak_gflops(torch.device(args.device), dtype)
     images_per_s = peak * 1e9 / (2 * macs)
-    print(f'roofline: matrix products at {peak:.0f} GFLOP/s '
+    print(f'roofline: matrix products at {peak:.4g} GFLOP/s '
           f'({str(dtype)[6:]}), {2 * macs / 1e9:.4g} GFLOP per image: '
           f'{images_per_s:.4g} img/s')
     return images_per_s
@@ -269,9 +289,14 @@ def autocast_dtype(args: argparse.Namespace) -> Optional[torch.dtype]:
     return getattr(torch, args.amp_dtype)
 
 
-def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
-              args: argparse.Namespace) -> Dict[str, dict]:
-    """Time every model, interleaved; return medians per model."""
+def benchmark(models: Dict[str, nn.Module],
+              mode: str,
+              batch_size: int,
+              args: argparse.Namespace,
+              failures: Optional[Dict[str, str]] = None) -> Dict[str, dict]:
+    """Time every model, interleaved; return medians per model. With
+    ``failures``, a model whose warm-up raises is left out and its error
+    recorded there."""
     device = torch.device(args.device)
     images = torch.rand(batch_size, 3, *args.shape, device=device)
     if args.channels_last:
@@ -289,11 +314,18 @@ def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
     }
     times: Dict[str, List[float]] = {name: [] for name in models}
     memory = {}
-    for name, step in steps.items():
+    for name, step in list(steps.items()):
         if device.type == 'cuda':
             torch.cuda.reset_peak_memory_stats(device)
-        for _ in range(args.warmup):
-            step()
+        try:
+            for _ in range(args.warmup):
+                step()
+        except Exception as error:
+            if failures is None:
+                raise
+            failures[name] = error_summary(error)
+            del steps[name], times[name]
+            continue
         synchronize(device)
         memory[name] = peak_memory_mb(device)
     for _ in range(args.repeats):
@@ -318,6 +350,126 @@ def benchmark(models: Dict[str, nn.Module], mode: str, batch_size: int,
     return results
 
 
+def error_summary(error: Exception, length: int = 300) -> str:
+    """``error`` on one line, its middle cut to keep ``length``
+    characters (runtimes put the cause last, after their source lines)."""
+    text = ' '.join(str(error).split())
+    if len(text) > length:
+        text = f'{text[:length // 2]} ... {text[-length // 2:]}'
+    return f'{type(error).__name__}: {text}'
+
+
+def cpu_description() -> str:
+    """The CPU model and its vector and matrix instruction flags (Linux's
+    /proc/cpuinfo; elsewhere what :mod:`platform` knows)."""
+    info: Dict[str, str] = {}
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                info.setdefault(key.strip(), value.strip())
+    except OSError:
+        return platform.processor() or platform.machine()
+    flags = [
+        flag for flag in info.get('flags', '').split()
+        if flag in ('avx2', 'fma', 'avx_vnni') or flag.startswith(('avx512',
+                                                                   'amx'))
+    ]
+    return (f"{info.get('model name', platform.machine())} (family "
+            f"{info.get('cpu family', '?')}, model {info.get('model', '?')});"
+            f" flags: {' '.join(flags) or 'no AVX2/AVX-512/AMX'}")
+
+
+def path_models(
+        model: nn.Module, args: argparse.Namespace
+) -> Tuple[Dict[str, nn.Module], Dict[str, str]]:
+    """The ``--paths`` of mmhornet's ``model`` and of mmpretrain's HorNet
+    with its weights, named ``'<side> <path>'``; and the error of each path
+    that could not be built (e.g. a failed export)."""
+    paths = PATHS if 'all' in args.paths else tuple(dict.fromkeys(args.paths))
+    if 'compiled' in paths:
+        import torch._inductor.config as inductor_config
+        inductor_config.freezing = True  # inference only
+    models: Dict[str, nn.Module] = {}
+    failures: Dict[str, str] = {}
+    for side, net in (('mmhornet', model), ('mmpretrain',
+                                            mmpretrain_twin(model))):
+        for path in paths:
+            name = f'{side} {path}'
+            try:
+                if path == 'eager':
+                    models[name] = net
+                elif path == 'compiled':
+                    models[name] = torch.compile(net, dynamic=False)
+                else:
+                    models[name] = ExportedModel(net, path, args)
+            except Exception as error:
+                failures[name] = error_summary(error)
+    return models, failures
+
+
+def report_paths(results: Dict[str, dict], failures: Dict[str, str],
+                 names: List[str], batch: int, roofline: float) -> None:
+    """Print each path's speed, then the best of each side and the ratio
+    (also per repeat: both timed back to back in each repeat)."""
+    print(f'inference, batch {batch}:')
+    for name in names:
+        if name not in results:
+            print(f'  {name:<22} not run: {failures[name]}')
+            continue
+        r = results[name]
+        print(f'  {name:<22} {r["images_per_s"]:8.2f} img/s '
+              f'{r["latency_ms"]:9.1f} ms/batch '
+              f'{100 * r["images_per_s"] / roofline:5.1f}% of roofline')
+    best = {}
+    for side in ('mmhornet', 'mmpretrain'):
+        ran = [n for n in results if n.startswith(f'{side} ')]
+        if ran:
+            best[side] = max(ran, key=lambda n: results[n]['images_per_s'])
+    summary = '; '.join(f'best {side}: {name.split()[1]} '
+                        f'{results[name]["images_per_s"]:.2f} img/s'
+                        for side, name in best.items())
+    if len(best) == 2:
+        ours, peer = results[best['mmhornet']], results[best['mmpretrain']]
+        paired = [p / o for o, p in zip(ours['seconds'], peer['seconds'])]
+        summary += (f'; mmhornet / mmpretrain: '
+                    f'{ours["images_per_s"] / peer["images_per_s"]:.3f}x '
+                    f'(per repeat: median {statistics.median(paired):.3f}x, '
+                    f'range {min(paired):.3f}-{max(paired):.3f}x)')
+    print(f'  {summary}')
+
+
+def run_paths(model: nn.Module, args: argparse.Namespace) -> None:
+    """``--paths``: every path of both sides, interleaved, at batch 1 and
+    ``--batch-size``."""
+    if (args.device != 'cpu' or args.compile or args.compare or args.backend
+            or args.mode == 'train' or args.channels_last):
+        raise SystemExit('--paths times CPU inference of every path itself: '
+                         'use it without --device, --compile, --compare, '
+                         '--backend, --channels-last and --mode train')
+    if args.warmup < 1:
+        raise SystemExit('--paths needs --warmup 1 or more (the first run '
+                         'compiles, and a path that fails there is left out)')
+    precision = f'{str(autocast_dtype(args))[6:]} autocast' if (
+        args.amp) else 'float32'
+    print(f'{args.model}: input {tuple(args.shape)}, CPU inference '
+          f'({torch.get_num_threads()} threads), {precision}; median of '
+          f'{args.repeats} interleaved runs after {args.warmup} warm-up runs')
+    print(f'cpu: {cpu_description()}')
+    roofline = roofline_images_per_s(model, args,
+                                     autocast_dtype(args) or torch.float32)
+    models, failures = path_models(model, args)
+    names = [
+        f'{side} {path}' for side in ('mmhornet', 'mmpretrain')
+        for path in (PATHS if 'all' in args.paths else args.paths)
+    ]
+    names = list(dict.fromkeys(names))
+    for batch in (1, args.batch_size):
+        batch_failures = dict(failures)
+        results = benchmark(models, 'infer', batch, args, batch_failures)
+        report_paths(results, batch_failures, names, batch, roofline)
+
+
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -337,6 +489,9 @@ def main() -> None:
                          'torch.profiler with ProfilerActivity.CUDA')
     torch.manual_seed(0)
     model = get_model(args.model)
+    if args.paths:
+        run_paths(model, args)
+        return
     roofline = None
     if args.roofline:
         roofline = roofline_images_per_s(model, args,
@@ -368,6 +523,7 @@ def main() -> None:
           f"{', compiled' if args.compile else ''}"
           f"{' (frozen)' if args.freeze else ''}; median of "
           f'{args.repeats} runs after {args.warmup} warm-up runs')
+    print(f'cpu: {cpu_description()}')
     memory_kind = ('peak allocated'
                    if args.device.startswith('cuda') else 'process peak RSS')
     modes = ['infer', 'train'] if args.mode == 'both' else [args.mode]
