@@ -200,6 +200,7 @@ def _run(args, **env):
         env=dict(os.environ, **env))
 
 
+@pytest.mark.slow
 def test_cli_plan_and_check_on_this_machine():
     """`plan` prints what install_env.sh evaluates; `check` passes the
     installed mmcv here and fails it, naming the fix, where CUDA
