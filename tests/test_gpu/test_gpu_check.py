@@ -76,6 +76,7 @@ def test_comparisons():
         gpu_check.relative_error(ref[:2], ref)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CUDA, reason='checks the message without CUDA')
 def test_without_cuda_it_says_so_and_exits_2():
     result = run_tool(['tools/misc/gpu_check.py'], check=False)
@@ -90,6 +91,7 @@ def test_mmcv_ops_part_runs_on_cpu():
     assert 'nms keeps the same' in detail and 'roi_align_grad 0' in detail
 
 
+@pytest.mark.slow
 def test_parity_part_on_cpu_with_float16_autocast():
     """The parity code with the CPU as the device: float32 is exact, and
     float16 autocast stays within its bound with every FFT in float32."""
@@ -122,6 +124,7 @@ def test_layer_scales_are_set_so_that_blocks_count():
     assert not model.training
 
 
+@pytest.mark.slow
 def test_float16_export_keeps_layer_norms_in_float32(tmp_path):
     """The float16 graph for TensorRT: float16 convolutions and matrix
     products, every LayerNormalization on float32, float32 in and out; and
@@ -175,6 +178,7 @@ def test_benchmark_summary_reads_the_real_tool_output():
     assert summary.startswith('infer ') and ', train ' in summary
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CUDA, reason='the CPU float16 path')
 def test_training_steps_on_cpu_with_float16():
     """The training part's loop on the CPU: the tiny UPerNet test config,

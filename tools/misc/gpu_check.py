@@ -791,8 +791,13 @@ def ddp_worker() -> None:
         sync_bns = [
             m for m in model.modules() if isinstance(m, nn.SyncBatchNorm)
         ]
+        # no buffer broadcast (as mmengine's Runner): equal running stats
+        # must come from SyncBN itself
         ddp = MMDistributedDataParallel(
-            model, device_ids=[local_rank], find_unused_parameters=True)
+            model,
+            device_ids=[local_rank],
+            broadcast_buffers=False,
+            find_unused_parameters=True)
         wrapper = build_optim_wrapper(model, cfg, 'float16')
         data = task_batch(cfg, 2, 512, 512, seed=rank)
         losses = [
