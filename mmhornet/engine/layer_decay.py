@@ -19,12 +19,13 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     (``'stage_wise'``); every other parameter (backbone output norms, neck,
     heads) gets ``num_layers + 1``. The learning rate is scaled by
     ``decay_rate ** (num_layers + 1 - layer_id)``. As in the official code,
-    1-D parameters and biases get no weight decay, and HorNet's layer ids are
-    fixed (0-12), so a ``num_layers`` below 11 gives the deepest backbone
-    layers a scale above 1 (the official HorFPN recipe, ``num_layers=6``).
+    1-D parameters and biases get no weight decay, and a ``num_layers``
+    below the backbone's deepest id (12 layer-wise for the published archs)
+    gives the deepest backbone layers a scale above 1 (the official HorFPN
+    recipe, ``num_layers=6``).
 
     For an mmpretrain ``ImageClassifier`` with the defaults (``'layer_wise'``,
-    ``num_layers=12``) the lr scales and weight decays are those of
+    ``num_layers`` the deepest id) the lr scales and weight decays are those of
     mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` with
     ``layer_decay_rate=decay_rate`` and ``norm_decay_mult``,
     ``bias_decay_mult`` and ``flat_decay_mult`` at 0 (HorNet's norm
@@ -35,7 +36,9 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     - ``decay_rate`` (float): Defaults to 1 (no decay).
     - ``decay_type`` (str): ``'layer_wise'`` or ``'stage_wise'``. Defaults to
       'layer_wise'.
-    - ``num_layers`` (int): Defaults to 12.
+    - ``num_layers`` (int): Defaults to the backbone's deepest id
+      (``num_ids - 2`` of its ``get_layer_depth``/``get_stage_depth``: 12
+      layer-wise and 4 stage-wise for the published archs).
 
     Adapted from https://github.com/raoyongming/HorNet.
     """
@@ -60,7 +63,7 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                    **kwargs) -> None:
         decay_rate = self.paramwise_cfg.get('decay_rate', 1.0)
         decay_type = self.paramwise_cfg.get('decay_type', 'layer_wise')
-        num_layers = self.paramwise_cfg.get('num_layers', 12)
+        num_layers = self.paramwise_cfg.get('num_layers')
         methods = dict(
             layer_wise='get_layer_depth', stage_wise='get_stage_depth')
         if decay_type not in methods:
@@ -71,6 +74,8 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             raise TypeError(f'{decay_type} decay needs a model with a '
                             f'backbone that has {methods[decay_type]}()')
         depth = getattr(backbone, methods[decay_type])
+        if num_layers is None:
+            num_layers = depth('', 'backbone.')[1] - 2
 
         groups: Dict[str, dict] = {}
         for name, param in module.named_parameters(prefix=prefix[:-1]):

@@ -149,8 +149,8 @@ def spectral_filter_matmul(x: torch.Tensor,
     ``torch.fft``, which is faster there.
 
     Small maps (up to :data:`MAX_PIXELS_2D_DFT` pixels) take one product
-    with the 2-D DFT matrix each way (6% faster HorNet-T-GF in onnxruntime
-    than the 1-D form, measured); larger maps take products along H and W.
+    with the 2-D DFT matrix each way (faster in onnxruntime than the 1-D
+    form, docs/contributing.md); larger maps take products along H and W.
     The size must be static: a graph is exported for one input size.
     """
     height, width = x.shape[2:]
@@ -165,21 +165,36 @@ def spectral_filter_matmul(x: torch.Tensor,
     if weight.shape[1:3] != (height, freqs):
         weight = resize_complex_weight(weight, height, freqs)
     x, weight = x.to(dtype), weight.to(dtype)
-
     if height * width <= MAX_PIXELS_2D_DFT:
-        forward, inverse = _dft_matrices(height, width, dtype, x.device)
-        weight_re, weight_im = weight.flatten(1, 2).unbind(-1)
-        spec_re, spec_im = (x.flatten(2) @ forward).chunk(2, -1)
-        spectrum = torch.cat([
-            spec_re * weight_re - spec_im * weight_im,
-            spec_re * weight_im + spec_im * weight_re
-        ], -1)
-        return (spectrum @ inverse).unflatten(-1, (height, width))
+        return _filter_with_2d_dft(x, weight)
+    return _filter_with_1d_dfts(x, weight)
 
-    along_h, rfft_w, irfft_w = _dft_matrices(height, width, dtype, x.device)
-    # The maps are handled transposed, (..., W, H), between the products
-    # along W, so that each product has its matrix on the right (one large
-    # product instead of a batch of N * C small ones).
+
+def _filter_with_2d_dft(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """:func:`spectral_filter_matmul` with one product by the 2-D DFT
+    matrix each way."""
+    height, width = x.shape[2:]
+    forward, inverse = _dft_matrices(height, width, x.dtype, x.device)
+    weight_re, weight_im = weight.flatten(1, 2).unbind(-1)
+    spec_re, spec_im = (x.flatten(2) @ forward).chunk(2, -1)
+    spectrum = torch.cat([
+        spec_re * weight_re - spec_im * weight_im,
+        spec_re * weight_im + spec_im * weight_re
+    ], -1)
+    return (spectrum @ inverse).unflatten(-1, (height, width))
+
+
+def _filter_with_1d_dfts(x: torch.Tensor,
+                         weight: torch.Tensor) -> torch.Tensor:
+    """:func:`spectral_filter_matmul` with products along W and H.
+
+    The maps are handled transposed, (..., W, H), between the products
+    along W, so that each product has its matrix on the right (one large
+    product instead of a batch of N * C small ones).
+    """
+    height, width = x.shape[2:]
+    freqs = width // 2 + 1
+    along_h, rfft_w, irfft_w = _dft_matrices(height, width, x.dtype, x.device)
     weight_re, weight_im = weight.transpose(1, 2).unbind(-1)
 
     def split(t: torch.Tensor) -> Tuple[torch.Tensor, ...]:

@@ -6,6 +6,7 @@ Efficient High-Order Spatial Interactions with Recursive Gated Convolutions
 <https://arxiv.org/abs/2207.14284>`_.
 """
 import difflib
+import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -124,17 +125,7 @@ class HorNet(BaseModule):
         self.num_stages = len(self.depths)
         self.dims = [base_dim * 2**i for i in range(self.num_stages)]
 
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        self.out_indices = []
-        for index in out_indices:
-            normalised = index + self.num_stages if index < 0 else index
-            if not 0 <= normalised < self.num_stages:
-                raise IndexError(
-                    f'out_indices entry {index} is out of range for '
-                    f'{self.num_stages} stages (valid: '
-                    f'{-self.num_stages}..{self.num_stages - 1})')
-            self.out_indices.append(normalised)
+        self.out_indices = self._parse_out_indices(out_indices)
         if not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'frozen_stages must be in -1..{self.num_stages},'
                              f' got {frozen_stages}')
@@ -142,38 +133,65 @@ class HorNet(BaseModule):
         self.with_cp = with_cp
         self.gap_before_final_norm = gap_before_final_norm
 
-        self.downsample_layers = nn.ModuleList([
+        self.downsample_layers = self._build_downsample_layers(in_channels)
+        self.stages = self._build_stages(drop_path_rate, scale,
+                                         use_layer_scale,
+                                         layer_scale_init_value)
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', LayerNorm2d(self.dims[i]))
+        self._freeze_stages()
+
+    def _parse_out_indices(
+            self, out_indices: Union[Sequence[int], int]) -> List[int]:
+        """``out_indices`` as non-negative stage indices, checked."""
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        parsed = []
+        for index in out_indices:
+            normalised = index + self.num_stages if index < 0 else index
+            if not 0 <= normalised < self.num_stages:
+                raise IndexError(
+                    f'out_indices entry {index} is out of range for '
+                    f'{self.num_stages} stages (valid: '
+                    f'{-self.num_stages}..{self.num_stages - 1})')
+            parsed.append(normalised)
+        return parsed
+
+    def _build_downsample_layers(self, in_channels: int) -> nn.ModuleList:
+        """The stem (4x4 patches) and the 2x2 downsampling before each later
+        stage."""
+        layers = nn.ModuleList([
             nn.Sequential(
                 nn.Conv2d(in_channels, self.dims[0], 4, stride=4),
                 LayerNorm2d(self.dims[0]))
         ])
         for i in range(1, self.num_stages):
-            self.downsample_layers.append(
+            layers.append(
                 nn.Sequential(
                     LayerNorm2d(self.dims[i - 1]),
                     nn.Conv2d(self.dims[i - 1], self.dims[i], 2, stride=2)))
+        return layers
 
-        rates = torch.linspace(
-            0, drop_path_rate, sum(self.depths), device='cpu').tolist()
-        self.stages = nn.ModuleList()
-        for i, depth in enumerate(self.depths):
-            first = sum(self.depths[:i])
-            self.stages.append(
-                nn.Sequential(*[
-                    HorNetBlock(
-                        self.dims[i],
-                        order=self.orders[i],
-                        dw_cfg=self.arch_settings['dw_cfg'][i],
-                        scale=scale,
-                        drop_path_rate=rates[first + j],
-                        use_layer_scale=use_layer_scale,
-                        layer_scale_init_value=layer_scale_init_value)
-                    for j in range(depth)
-                ]))
-
-        for i in self.out_indices:
-            self.add_module(f'norm{i}', LayerNorm2d(self.dims[i]))
-        self._freeze_stages()
+    def _build_stages(self, drop_path_rate: float, scale: float,
+                      use_layer_scale: bool,
+                      layer_scale_init_value: float) -> nn.ModuleList:
+        """The stages of HorNet blocks, with stochastic depth rising
+        linearly from 0 to ``drop_path_rate`` over all blocks."""
+        rates = iter(
+            torch.linspace(0, drop_path_rate, sum(self.depths),
+                           device='cpu').tolist())
+        return nn.ModuleList(
+            nn.Sequential(*[
+                HorNetBlock(
+                    self.dims[i],
+                    order=self.orders[i],
+                    dw_cfg=self.arch_settings['dw_cfg'][i],
+                    scale=scale,
+                    drop_path_rate=next(rates),
+                    use_layer_scale=use_layer_scale,
+                    layer_scale_init_value=layer_scale_init_value)
+                for _ in range(depth)
+            ]) for i, depth in enumerate(self.depths))
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
@@ -250,10 +268,14 @@ class HorNet(BaseModule):
                         prefix: str = '') -> Tuple[int, int]:
         """Layer id of a parameter for layer-wise learning-rate decay.
 
-        Follows the official numbering (12 layers): the stem is 0, stage 0
-        is 1, stage 1 and its downsampling 2, the stage-2 downsampling 3,
-        stage-2 blocks ``min(3 + b // 2, 11)``, the last stage and its
-        downsampling 12, everything else (output norms, neck, head) 13.
+        The official numbering, derived from the depths: the stem is 0,
+        each early stage ``i`` (with its downsampling) ``i + 1``; the
+        downsampling before the second-to-last (deep) stage follows, then
+        its blocks two per id; the last stage and its downsampling take the
+        next id and everything else (output norms, neck, head) the one after.
+        For the 2/3/18/2 depths of the published archs: stem 0, stage 0 1,
+        stage 1 2, the deep stage's blocks ``3 + b // 2`` (3-11), the last
+        stage 12, the rest 13.
 
         Args:
             param_name (str): The parameter's name.
@@ -261,25 +283,24 @@ class HorNet(BaseModule):
                 ``'backbone.'``. Defaults to ''.
 
         Returns:
-            Tuple[int, int]: The layer id and the number of layer ids (14).
+            Tuple[int, int]: The layer id and the number of layer ids.
         """
-        max_layer_id = 12
+        deep = self.num_stages - 2  # the stage whose blocks are paired
+        max_layer_id = deep + 1 + math.ceil(self.depths[deep] / 2)
         if not param_name.startswith(prefix):
             return max_layer_id + 1, max_layer_id + 2
         parts = param_name[len(prefix):].split('.')
-        last = self.num_stages - 1
-        if parts[0] in ('downsample_layers', 'stages'):
-            stage_id = int(parts[1])
-            if stage_id == last:
-                layer_id = max_layer_id
-            elif parts[0] == 'downsample_layers':
-                layer_id = 0 if stage_id == 0 else stage_id + 1
-            elif stage_id < 2:
-                layer_id = stage_id + 1
-            else:
-                layer_id = min(3 + int(parts[2]) // 2, max_layer_id - 1)
+        if parts[0] not in ('downsample_layers', 'stages'):
+            return max_layer_id + 1, max_layer_id + 2
+        stage_id = int(parts[1])
+        if stage_id == self.num_stages - 1:
+            layer_id = max_layer_id
+        elif parts[0] == 'downsample_layers':  # the stem is 0
+            layer_id = stage_id + 1 if stage_id else 0
+        elif stage_id < deep:
+            layer_id = stage_id + 1
         else:
-            layer_id = max_layer_id + 1
+            layer_id = deep + 1 + int(parts[2]) // 2
         return layer_id, max_layer_id + 2
 
     def get_stage_depth(self,

@@ -37,7 +37,6 @@ class HorNetBlock(nn.Module):
                  layer_scale_init_value: float = 1e-6,
                  mlp_ratio: float = 4.) -> None:
         super().__init__()
-        self.out_channels = dim
         self.norm1 = LayerNorm2d(dim)
         self.gnconv = gnConv(dim, order=order, dw_cfg=dw_cfg, scale=scale)
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)

@@ -26,9 +26,9 @@ outputs and gradients). The mechanics:
   block's layer scales into the weights of ``proj_out`` and ``pwconv2``:
   the same products as scaling the outputs, without a pass over them.
   Under autocast the layer scales are not folded (the folded weights would
-  be rounded to the low precision, about twice the bfloat16 error of the
-  reference, measured); there they multiply the branch in full precision,
-  fused with the residual sum.
+  be rounded to the low precision, which doubles the bfloat16 error);
+  there they multiply the branch in full precision, fused with the
+  residual sum.
 - **Fused residual.** ``x + drop_path(gamma * branch)`` is one ``addcmul``:
   the stochastic-depth mask joins the per-channel scale, drawn as mmcv's
   ``DropPath`` draws it, so a seed gives the same masks as the plain form.

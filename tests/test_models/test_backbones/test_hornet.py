@@ -375,6 +375,28 @@ def test_layer_depth_follows_official_numbering():
     assert model.get_layer_depth('head.fc.weight', 'backbone.') == (13, 14)
 
 
+@pytest.mark.parametrize('depths,ids', [
+    ([1, 1, 5, 1], [0, 1, 2, 3, 3, 4, 4, 5, 6, 7]),
+    ([2, 2, 2, 2], [0, 1, 1, 2, 2, 3, 3, 4, 4, 5]),
+])
+def test_layer_depth_of_a_custom_arch_follows_its_depths(depths, ids):
+    """The numbering is derived from the depths (deep-stage blocks paired),
+    with no unused ids: stem, stages 0-3 block by block, then the head."""
+    model = HorNet(
+        arch=dict(
+            base_dim=8,
+            depths=depths,
+            orders=[2, 2, 2, 2],
+            dw_cfg=[dict(type='DW', kernel_size=7)] * 4))
+    names = ['downsample_layers.0.0.weight'] + [
+        f'stages.{i}.{b}.gnconv.proj_in.weight'
+        for i, depth in enumerate(depths) for b in range(depth)
+    ] + ['norm3.weight']
+    num_ids = ids[-1] + 1
+    assert [model.get_layer_depth(name) for name in names] == [(i, num_ids)
+                                                               for i in ids]
+
+
 @pytest.mark.slow
 def test_torch_compile_matches_eager_with_global_filters():
     torch.manual_seed(0)
