@@ -509,7 +509,8 @@ def check_train(name: str, device: str = 'cuda') -> str:
     shape = dict(classifier=(32, 224, 224), upernet=(2, 512, 512))
     num, height, width = shape.get(name, (2, 512, 640))
     data = task_batch(cfg, num, height, width, seed=0)
-    return train_steps(cfg, data, device, 'float16')
+    # 8 steps: a dynamic loss scaler starting at 65536 may skip a few
+    return train_steps(cfg, data, device, 'float16', steps=8)
 
 
 def check_compile(arch='tiny-gf',
@@ -549,6 +550,9 @@ def check_compile(arch='tiny-gf',
         return [p.detach() - start[n] for n, p in model.named_parameters()]
 
     eager, fused = sgd_update(model), sgd_update(compiled)
+    if not any(d.any() for d in eager):
+        raise AssertionError('the eager step was skipped (inf gradients at '
+                             'the initial loss scale): nothing to compare')
     step_error = relative_l2(fused, eager)
     text += ', ' + within(
         dict(train_step_update=step_error),
