@@ -36,7 +36,7 @@ plan=$("$PY" "$BUILD" plan)  # MMCV_BUILD_KEY, MMCV_FORCE_CUDA, MMCV_ARCH_LIST
 eval "$plan"
 key_file="$VENV/.mmcv-build-key"
 if [ "$(cat "$key_file" 2>/dev/null)" != "mmcv-$mmcv_version-$MMCV_BUILD_KEY" ] \
-        || ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+        || ! "$PY" "$BUILD" check "$mmcv_version" >/dev/null 2>&1; then
     wheel_dir="$MMCV_CACHE/$MMCV_BUILD_KEY"
     wheel=$(ls "$wheel_dir"/mmcv-"$mmcv_version"-*.whl 2>/dev/null | head -n 1 || true)
     if [ -z "$wheel" ]; then
@@ -66,7 +66,8 @@ echo "[install] OpenMMLab toolboxes and mmhornet (with its C++ operators)"
     -r requirements/deploy.txt
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 "$PY" -c 'import mmcv.ops, mmengine, mmpretrain, mmdet, mmseg, mmhornet'
-"$PY" "$BUILD" check "$mmcv_version"  # CUDA operators wherever a GPU is seen
+# mmcv's operators compiled with CUDA wherever torch sees a GPU (or FORCE_CUDA=1)
+MMCV_CACHE=$MMCV_CACHE "$PY" "$BUILD" check "$mmcv_version"
 if [ "${MMHORNET_WITH_OPS:-1}" != 0 ]; then
     "$PY" -c 'import mmhornet.ops._ext'
 fi

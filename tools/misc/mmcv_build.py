@@ -313,10 +313,11 @@ def check_installed(expected: str, env: Mapping[str, str]) -> None:
     facts = torch_facts()
     plan = make_plan(facts, env)
     build = 'with CUDA' if plan.cuda else 'for the CPU'
+    cache = env.get('MMCV_CACHE', '~/.cache/mmhornet/mmcv-wheels')
     fix = (f'Fix: run `make -B install`, which builds mmcv {build} or takes '
-           f'it from the wheel cache (~/.cache/mmhornet/mmcv-wheels/'
-           f'{plan.key}/; delete that folder if its wheel is wrong); see '
-           'docs/get_started.md, "Install on a GPU machine".')
+           f'it from the wheel cache ({cache}/{plan.key}/; delete that '
+           'folder if its wheel is wrong); see docs/get_started.md, '
+           '"Install on a GPU machine".')
     problem = mmcv_problem(expected, mmcv.__version__,
                            mmcv.ops.get_compiling_cuda_version(), facts.cuda,
                            plan.cuda, fix)
