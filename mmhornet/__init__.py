@@ -34,8 +34,8 @@ _check_version('mmengine', mmengine.__version__, mmengine_minimum_version,
                mmengine_maximum_version)
 
 _LAZY = ('get_model', 'inference_model', 'list_models')
-_SUBPACKAGES = ('apis', 'compat', 'deploy', 'engine', 'models', 'ops',
-                'registry', 'utils')
+_SUBPACKAGES = ('apis', 'checkpoint', 'compat', 'deploy', 'engine', 'models',
+                'ops', 'registry', 'utils')
 
 
 def __getattr__(name: str):

@@ -4,12 +4,8 @@
 Each is a child of the mmengine root registry, so configs of any toolbox
 (``default_scope`` mmpretrain, mmdet or mmseg) name our modules with the scope
 prefix, e.g. ``type='mmhornet.HorNet'``; mmengine imports the ``locations``
-on first use, so no ``custom_imports`` are needed.
-
-Looking up a ``mmhornet.`` name applies
-:func:`mmhornet.compat.patch_checkpoint_loading`, so that the checkpoints of
-a config that uses mmhornet load on torch >= 2.6 whichever toolbox's tools
-run it.
+on first use, so no ``custom_imports`` are needed. Looking a module up or
+building it changes no global state.
 """
 from importlib import import_module
 from typing import Optional, Type
@@ -23,34 +19,32 @@ from mmengine.registry import \
     WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
-from .compat import patch_checkpoint_loading
 
+class ModelRegistry(Registry):
+    """The model registry: a module that subclasses a toolbox's class (or
+    needs an optional runtime) is imported when its name is looked up,
+    not with ``locations``.
 
-class MMHornetRegistry(Registry):
-    """A registry of the ``mmhornet`` scope: a look-up first applies
-    :func:`~mmhornet.compat.patch_checkpoint_loading` (see why there)."""
-
-    def get(self, key: str) -> Optional[Type]:
-        patch_checkpoint_loading()
-        return super().get(key)
-
-
-class ModelRegistry(MMHornetRegistry):
-    """A registry that imports a module extending a toolbox class when its
-    name is looked up (``mmhornet.HorFPN``), not with ``locations``.
-
-    mmhornet then imports and builds HorNet without mmdet, and
-    classification runs do not import mmdet; a name whose toolbox is
-    missing fails with a message that names the extra to install.
+    :attr:`on_demand` is the one list of such modules. mmhornet thus
+    imports and builds HorNet without mmdet, mmseg or onnxruntime, and
+    classification runs do not import mmdet; each of these modules imports
+    its toolbox through :func:`~mmhornet.utils.import_toolbox`, so a name
+    whose toolbox is missing fails with a message that names the extra to
+    install. In Python, import them from their modules, e.g.
+    ``from mmhornet.models.necks.hor_fpn import HorFPN``.
     """
-    # name -> package whose ``__getattr__`` imports and registers it
-    on_demand = {'HorFPN': 'mmhornet.models.necks'}
+    #: name -> module that defines and registers it
+    on_demand = {
+        'HorFPN': 'mmhornet.models.necks.hor_fpn',
+        'GNUPerHead': 'mmhornet.models.heads.gn_uper_head',
+        'OnnxRuntimeModel': 'mmhornet.deploy.runtime',
+    }
 
     def get(self, key: str) -> Optional[Type]:
         scope, name = self.split_scope_key(key)
         if (scope in (None, self.scope) and name in self.on_demand
                 and name not in self._module_dict):
-            getattr(import_module(self.on_demand[name]), name)
+            import_module(self.on_demand[name])
         return super().get(key)
 
 
@@ -58,23 +52,23 @@ MODELS = ModelRegistry(
     'model',
     parent=MMENGINE_MODELS,
     scope='mmhornet',
-    locations=['mmhornet.models', 'mmhornet.deploy'])
-OPTIM_WRAPPERS = MMHornetRegistry(
+    locations=['mmhornet.models'])
+OPTIM_WRAPPERS = Registry(
     'optim_wrapper',
     parent=MMENGINE_OPTIM_WRAPPERS,
     scope='mmhornet',
     locations=['mmhornet.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = MMHornetRegistry(
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
     scope='mmhornet',
     locations=['mmhornet.engine'])
-HOOKS = MMHornetRegistry(
+HOOKS = Registry(
     'hook',
     parent=MMENGINE_HOOKS,
     scope='mmhornet',
     locations=['mmhornet.engine'])
-WEIGHT_INITIALIZERS = MMHornetRegistry(
+WEIGHT_INITIALIZERS = Registry(
     'weight initializer',
     parent=MMENGINE_WEIGHT_INITIALIZERS,
     scope='mmhornet',

@@ -13,13 +13,16 @@ import pytest
 from mmengine.registry import Registry
 
 import mmhornet.registry
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, TEST_CONFIG
 
 # Lowest first; a subpackage (or top-level module) may import those before
 # it. The root (mmhornet/__init__.py) imports version only and the APIs on
 # first use. See docs/contributing.md.
-LAYERS = ('version', 'compat', 'utils', 'ops', 'registry', 'models', 'engine',
-          'deploy', 'seg', 'apis')
+# checkpoint: the ground floor (torch and mmengine only); compat and seg only
+# re-export names that moved (to checkpoint, models.heads) for old code and
+# configs.
+LAYERS = ('version', 'checkpoint', 'compat', 'utils', 'ops', 'registry',
+          'models', 'engine', 'deploy', 'seg', 'apis')
 PACKAGE = osp.join(REPO_ROOT, 'mmhornet')
 
 
@@ -100,19 +103,15 @@ def test_importing_the_root_imports_no_subpackage():
 
 REGISTRIES = [
     name for name, value in vars(mmhornet.registry).items()
-    if isinstance(value, mmhornet.registry.MMHornetRegistry)
+    if isinstance(value, Registry) and value.scope == 'mmhornet'
 ]
 
 
-def test_every_registry_of_the_scope_is_covered():
-    """Each registry of the ``mmhornet`` scope is an MMHornetRegistry (its
-    look-ups apply the checkpoint patch), and so is checked below."""
-    scoped = [
-        name for name, value in vars(mmhornet.registry).items()
-        if isinstance(value, Registry) and value.scope == 'mmhornet'
-    ]
-    assert sorted(scoped) == sorted(REGISTRIES)
-    assert {'MODELS', 'HOOKS', 'OPTIM_WRAPPERS'} <= set(REGISTRIES)
+def test_the_scope_has_its_registries():
+    assert {
+        'MODELS', 'HOOKS', 'OPTIM_WRAPPERS', 'OPTIM_WRAPPER_CONSTRUCTORS',
+        'WEIGHT_INITIALIZERS'
+    } <= set(REGISTRIES)
 
 
 @pytest.mark.parametrize('name', REGISTRIES)
@@ -128,3 +127,103 @@ def test_every_registry_and_location_holds_modules(name):
         sources = {module.__module__ + '.' for module in modules}
         assert any(source.startswith(location + '.')
                    for source in sources), (f'{name}: nothing from {location}')
+
+
+@pytest.mark.parametrize('name', sorted(mmhornet.registry.MODELS.on_demand))
+def test_on_demand_models_come_from_their_module(name):
+    """Each toolbox subclass (or runtime model) of the on-demand table is
+    registered by the module the table names, when its name is looked up."""
+    model = mmhornet.registry.MODELS.get(name)
+    assert model is not None, name
+    assert (model.__module__,
+            model.__name__) == (mmhornet.registry.MODELS.on_demand[name], name)
+
+
+BUILD_IN_TOOLBOXES = r'''
+import json, sys
+import numpy as np
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import HistoryBuffer
+from mmengine.registry import DefaultScope
+from mmengine.runner.checkpoint import CheckpointLoader
+
+ON_DEMAND = ('mmdet', 'mmseg', 'onnxruntime', 'mmhornet.deploy',
+             'mmhornet.models.necks.hor_fpn',
+             'mmhornet.models.heads.gn_uper_head')
+
+
+def state():
+    allowed = torch.serialization.get_safe_globals()
+    return dict(
+        schemes={prefix: f'{load.__module__}.{load.__name__}'
+                 for prefix, load in CheckpointLoader._schemes.items()},
+        allowed=[t.__name__ for t in (HistoryBuffer, ConfigDict, np.ndarray)
+                 if t in allowed],
+        imported=[name for name in ON_DEMAND if name in sys.modules])
+
+
+def built(registry, scope, cfg):
+    with DefaultScope.overwrite_default_scope(scope):
+        module = registry.build(cfg)
+    return f'{type(module).__module__}.{type(module).__name__}'
+
+
+report = dict(before=state(), types=[])
+from mmhornet.registry import MODELS
+classifier = Config.fromfile(sys.argv[1]).model
+report['types'].append(built(MODELS, 'mmhornet', classifier.backbone))
+report['mmhornet'] = state()
+from mmpretrain.registry import MODELS as CLS_MODELS
+report['types'].append(built(CLS_MODELS, 'mmpretrain',
+                             dict(type='mmhornet.gnConv', in_channels=16)))
+report['types'].append(built(CLS_MODELS, 'mmpretrain', classifier))
+report['classification'] = state()
+from mmdet.registry import MODELS as DET_MODELS
+from mmseg.registry import MODELS as SEG_MODELS
+report['types'].append(built(DET_MODELS, 'mmdet', dict(
+    type='mmhornet.HorFPN', in_channels=[8, 16], out_channels=8, num_outs=2)))
+report['types'].append(built(SEG_MODELS, 'mmseg',
+                             Config.fromfile(sys.argv[2]).model.decode_head))
+report['dense'] = state()
+print(json.dumps(report))
+'''
+
+
+@pytest.mark.slow
+def test_building_in_the_toolboxes_changes_nothing_global():
+    """In a fresh process, mmhornet modules built from mmhornet's,
+    mmpretrain's, mmdet's and mmseg's scopes (no ``custom_imports``; the
+    HorFPN-GF head config has none) leave mmengine's checkpoint loading and
+    torch's allow-list as they were, and import a toolbox subclass (and its
+    toolbox) only when a config names it."""
+    seg_config = osp.join(REPO_ROOT, 'tests', 'data',
+                          'upernet-horfpn-gf_hornet-nano_tiny-ade.py')
+    result = subprocess.run(
+        [sys.executable, '-c', BUILD_IN_TOOLBOXES, TEST_CONFIG, seg_config],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report['types'] == [
+        'mmhornet.models.backbones.hornet.HorNet',
+        'mmhornet.models.layers.gnconv.gnConv',
+        'mmpretrain.models.classifiers.image.ImageClassifier',
+        'mmhornet.models.necks.hor_fpn.HorFPN',
+        'mmhornet.models.heads.gn_uper_head.GNUPerHead'
+    ]
+    before = report['before']
+    assert before['schemes'][''] == (
+        'mmengine.runner.checkpoint.load_from_local')
+    assert before['allowed'] == [] and before['imported'] == []
+    assert report['mmhornet'] == before
+    # mmpretrain 1.2 imports mmdet itself where it is installed
+    # (mmpretrain.models.utils.res_layer_extra_norm); mmhornet adds nothing
+    assert report['classification'] == dict(before, imported=['mmdet'])
+    assert report['dense'] == dict(
+        before,
+        imported=[
+            'mmdet', 'mmseg', 'mmhornet.models.necks.hor_fpn',
+            'mmhornet.models.heads.gn_uper_head'
+        ])

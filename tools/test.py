@@ -6,8 +6,8 @@ the torch hub cache and loaded with ``weights_only=True``), or an ``.onnx``
 file exported by tools/deployment/pytorch2onnx.py, run by onnxruntime
 (or OpenVINO: ``--backend openvino``).
 Checkpoints load with ``weights_only=True``
-(:func:`mmhornet.compat.patch_checkpoint_loading`), and distributed runs and
-``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`).
+(:func:`mmhornet.checkpoint.patch_checkpoint_loading`), and distributed runs
+and ``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`).
 """
 import argparse
 import numbers
@@ -21,7 +21,7 @@ from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmhornet.compat import patch_checkpoint_loading
+from mmhornet.checkpoint import patch_checkpoint_loading
 from mmhornet.engine import setup_launcher, teardown_launcher
 from mmhornet.utils import (check_data_roots, load_config,
                             warn_if_bfloat16_emulated)

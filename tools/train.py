@@ -9,8 +9,8 @@ Every run saves crash-safe checkpoints with their random states (mmengine's
 ``mmhornet.RandomStateHook`` is added), so that ``--resume`` continues an
 interrupted run exactly; ``--resume`` without a path skips unreadable
 checkpoints. Checkpoints load with ``weights_only=True``
-(:func:`mmhornet.compat.patch_checkpoint_loading`), and distributed runs and
-``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`). The total batch
+(:func:`mmhornet.checkpoint.patch_checkpoint_loading`), and distributed runs
+and ``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`). The total batch
 (GPUs x batch x accumulation) and the lr are logged as training starts;
 ``--total-batch`` keeps a total batch on any number of GPUs and
 ``--auto-scale-lr`` counts the accumulation
@@ -27,7 +27,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmhornet.compat import patch_checkpoint_loading
+from mmhornet.checkpoint import patch_checkpoint_loading
 from mmhornet.engine import (apply_total_batch, enable_safe_checkpoints,
                              find_resumable_checkpoint, log_total_batch,
                              setup_launcher, teardown_launcher)

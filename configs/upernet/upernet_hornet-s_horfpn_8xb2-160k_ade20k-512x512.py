@@ -5,8 +5,6 @@
 # HorNet-S (7x7); no published result.
 _base_ = './upernet_hornet-s_8xb2-160k_ade20k-512x512.py'
 
-custom_imports = dict(imports=['mmhornet.seg'], allow_failed_imports=False)
-
 model = dict(
     decode_head=dict(
         type='mmhornet.GNUPerHead',

@@ -18,12 +18,10 @@ import torch
 from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
-from mmengine.runner.checkpoint import (_load_checkpoint,
-                                        _load_checkpoint_to_model)
 from modelindex.load_model_index import load as load_model_index
 from modelindex.models.Model import Model
 
-from ..engine.pretrained import checkpoint_state_dict
+from ..checkpoint import load_weights
 from ..utils.toolbox import TOOLBOXES, import_toolbox, load_config
 
 ModelType = Union[BaseModel, str, Config]
@@ -180,16 +178,7 @@ def get_model(model: Union[str, Config],
     if onnx_file:
         dataset_meta = net.dataset_meta
     elif pretrained:
-        checkpoint = _load_checkpoint(pretrained, map_location='cpu')
-        state_dict = checkpoint_state_dict(checkpoint)
-        _load_checkpoint_to_model(
-            net, dict(state_dict=state_dict), strict=True)
-        meta = checkpoint.get('meta') or {}
-        dataset_meta = meta.get('dataset_meta') or {}
-        if not dataset_meta and meta.get('CLASSES'):  # mmcv 1.x checkpoint
-            dataset_meta = dict(classes=list(meta['CLASSES']))
-            if meta.get('PALETTE') is not None:
-                dataset_meta['palette'] = [list(c) for c in meta['PALETTE']]
+        dataset_meta = load_weights(net, pretrained).get('dataset_meta', {})
     if not dataset_meta and config.get('test_dataloader'):
         with DefaultScope.overwrite_default_scope(scope):
             dataset_class = registry.DATASETS.get(

@@ -2,40 +2,18 @@
 """Initialise a part of a model from a HorNet checkpoint, official or not,
 optionally keeping only some rows of a classification head."""
 import os.path as osp
-from typing import Dict, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
-from mmengine.runner.checkpoint import CheckpointLoader
 
-from mmhornet.compat import load_checkpoint_file
-from mmhornet.models.utils import convert_official_hornet, is_official_layout
+from mmhornet.checkpoint import (convert_checkpoint, load_checkpoint,
+                                 load_checkpoint_file)
 from mmhornet.registry import WEIGHT_INITIALIZERS
 
 OFFICIAL_REPO = 'https://github.com/raoyongming/HorNet'
-
-
-def checkpoint_state_dict(checkpoint: dict) -> Dict[str, torch.Tensor]:
-    """The weights of a loaded checkpoint with mmhornet's keys.
-
-    OpenMMLab checkpoints hold them under ``state_dict``; official
-    classification ones under ``model`` (with the official keys, converted
-    here by :func:`~mmhornet.models.utils.convert_official_hornet`); a bare
-    state dict is taken as it is.
-    """
-    for key in ('state_dict', 'model'):
-        if isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-            break
-    if is_official_layout(checkpoint):
-        checkpoint, _ = convert_official_hornet(checkpoint)
-        print_log(
-            'The checkpoint has the official HorNet keys: converted them to '
-            "mmhornet's (gnconv.pws -> projs, gammaX -> gammaX.weight).",
-            logger='current')
-    return checkpoint
 
 
 def load_rows(filename: str) -> torch.Tensor:
@@ -77,7 +55,9 @@ class HorNetPretrained:
         ...                 prefix='head.', rows='in1k_to_21k_map.pth')
 
     Args:
-        checkpoint (str): Path or URL of the checkpoint.
+        checkpoint (str): Path or URL of the checkpoint, read by
+            :func:`mmhornet.checkpoint.load_checkpoint` (safely, without
+            patching mmengine).
         prefix (str): The module's key prefix in the checkpoint (with
             mmhornet's keys), e.g. ``'backbone.'`` or ``'head.'``.
         rows (str, optional): File of the row indices to keep. Defaults to
@@ -98,9 +78,8 @@ class HorNetPretrained:
     def __call__(self, module: nn.Module) -> None:
         # the row map first: a missing one fails before a large download
         rows = load_rows(self.rows) if self.rows is not None else None
-        state_dict = checkpoint_state_dict(
-            CheckpointLoader.load_checkpoint(
-                self.checkpoint, map_location=self.map_location))
+        state_dict = convert_checkpoint(
+            load_checkpoint(self.checkpoint, self.map_location))['state_dict']
         part = {
             key[len(self.prefix):]: value
             for key, value in state_dict.items() if key.startswith(self.prefix)

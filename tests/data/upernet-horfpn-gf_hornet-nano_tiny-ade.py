@@ -4,8 +4,6 @@
 # stride-4 map) and gradient clipping at 0.1.
 _base_ = './upernet_hornet-nano_tiny-ade.py'
 
-custom_imports = dict(imports=['mmhornet.seg'], allow_failed_imports=False)
-
 model = dict(
     decode_head=dict(
         type='mmhornet.GNUPerHead',

@@ -11,9 +11,8 @@ from mmpretrain.apis import ModelHub as PretrainModelHub
 
 import mmhornet
 from mmhornet.apis import get_model, inference_model, list_models
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import convert_official_hornet, load_checkpoint_file
 from mmhornet.models import HorNet
-from mmhornet.models.utils import convert_official_hornet
 from ..conftest import run_tool
 
 NAME = 'hornet-tiny_3rdparty_in1k'

@@ -19,7 +19,7 @@ from PIL import Image
 import mmhornet
 from mmhornet.apis import get_model, inference_model
 from mmhornet.apis.model import ModelHub
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from ..conftest import REPO_ROOT, run_tool
 from .conftest import CLASSES
 from .tiny_config import tiny_config

@@ -25,7 +25,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from ..conftest import REPO_ROOT, run_tool
 from ..test_tools.test_dist import free_port
 from .tiny_config import tiny_config

@@ -16,7 +16,7 @@ from mmengine.config import Config
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from ..conftest import run_tool
 from .conftest import CLASSES
 from .tiny_config import learnable_config, tiny_config

@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from mmhornet.engine import (enable_safe_checkpoints,
                              find_resumable_checkpoint, is_readable_checkpoint)
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options, run_tool

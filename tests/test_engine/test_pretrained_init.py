@@ -15,8 +15,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
+from mmhornet.checkpoint import convert_official_hornet
 from mmhornet.models import HorNet
-from mmhornet.models.utils import convert_official_hornet
 from mmhornet.ops import resize_complex_weight
 from ..conftest import REPO_ROOT
 

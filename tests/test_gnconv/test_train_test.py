@@ -8,7 +8,7 @@ import re
 import pytest
 from mmengine.config import Config
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from ..conftest import REPO_ROOT, TEST_CONFIG, make_image_folder
 from ..test_det.tiny_config import tiny_config
 from ..test_seg.conftest import SEG_CONFIG, run_seg_tool, seg_data_options

@@ -21,9 +21,9 @@ from mmengine.registry import DefaultScope
 from mmseg.models.decode_heads import UPerHead
 from mmseg.registry import MODELS as SEG_MODELS
 
+from mmhornet.checkpoint import convert_official_hornet, is_official_layout
 from mmhornet.engine import replace_sync_bn
-from mmhornet.models.utils import convert_official_hornet, is_official_layout
-from mmhornet.seg import GNUPerHead
+from mmhornet.models.heads.gn_uper_head import GNUPerHead
 from .conftest import SEG_CONFIG
 
 

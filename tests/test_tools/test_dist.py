@@ -14,7 +14,7 @@ from typing import List
 import pytest
 from mmengine.config import Config
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from mmhornet.engine import (cpu_threads_per_process, replace_sync_bn,
                              setup_launcher)
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options

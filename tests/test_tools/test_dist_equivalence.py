@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from ..conftest import REPO_ROOT, TEST_CONFIG, run_tool
 from .test_dist import free_port
 

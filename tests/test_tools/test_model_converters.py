@@ -12,7 +12,7 @@ import threading
 import pytest
 import torch
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from ..conftest import REPO_ROOT
 
 CONVERTER = osp.join(REPO_ROOT, 'tools', 'model_converters',

@@ -15,7 +15,7 @@ import re
 import pytest
 from mmengine.config import Config
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from ..conftest import TEST_CONFIG, data_options, run_tool
 from ..test_det.conftest import tiny_coco  # noqa: F401 (fixture)
 from ..test_det.tiny_config import tiny_config

@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from mmhornet.compat import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file
 from mmhornet.utils import cpu_has_native_bfloat16
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options, run_tool
 

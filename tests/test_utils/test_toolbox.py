@@ -61,7 +61,7 @@ def build_hor_fpn():
 
 
 def import_hor_fpn():
-    from mmhornet.models import HorFPN  # noqa: F401
+    from mmhornet.models.necks.hor_fpn import HorFPN  # noqa: F401
 
 
 def import_seg():

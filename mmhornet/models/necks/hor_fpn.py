@@ -2,10 +2,13 @@
 from typing import List, Union
 
 import torch.nn as nn
-from mmdet.models.necks import FPN
 
 from mmhornet.registry import MODELS
+from mmhornet.utils import import_toolbox
 from ..layers import gnConv
+
+# a missing mmdet is named together with the extra that installs it
+FPN = import_toolbox('mmdet.models.necks', 'HorFPN').FPN
 
 _EXTRA_SOURCES = (False, True, 'on_input', 'on_lateral', 'on_output')
 

@@ -8,8 +8,9 @@ from mmdet.registry import MODELS as DET_MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmhornet.models import HorFPN, gnConv
-from mmhornet.models.utils import convert_official_hornet
+from mmhornet.checkpoint import convert_official_hornet
+from mmhornet.models import gnConv
+from mmhornet.models.necks.hor_fpn import HorFPN
 from ...conftest import REPO_ROOT
 
 IN_CHANNELS = [8, 16, 32, 64]

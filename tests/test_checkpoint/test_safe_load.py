@@ -1,5 +1,6 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""Safe checkpoint loading on torch >= 2.6, and where it is applied."""
+"""Safe checkpoint loading on torch >= 2.6: mmhornet's own loaders, and
+mmengine's once the tools patch it."""
 import io
 import json
 import os
@@ -13,9 +14,9 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
-from mmhornet.compat import (load_checkpoint_file, load_url,
-                             patch_checkpoint_loading)
-from ..conftest import REPO_ROOT
+from mmhornet.checkpoint import (load_checkpoint_file, load_url,
+                                 patch_checkpoint_loading)
+from ..conftest import REPO_ROOT, TEST_CONFIG
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +117,7 @@ def _checkpoint_with_history(path) -> None:
             message_hub=dict(log_scalars={'loss': buffer})), path)
 
 
-APPLIED_WHERE = r'''
+NO_PATCH_NEEDED = r'''
 import json, sys
 import torch
 from mmengine.logging import HistoryBuffer
@@ -133,30 +134,55 @@ def state():
             HistoryBuffer in torch.serialization.get_safe_globals()]
 
 
+def same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(),
+                                                 b.state_dict().values()))
+
+
 report = dict(before=state())
 import mmhornet
-import mmhornet.apis, mmhornet.compat, mmhornet.engine, mmhornet.models
-# mmhornet's own loader needs no patch and leaves none behind
-assert mmhornet.compat.load_checkpoint_file(sys.argv[1])['message_hub']
-report['imported'] = state()
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS
-init_default_scope('mmpretrain')
-MODELS.build(dict(type='mmhornet.gnConv', in_channels=16))
-report['built'] = state()
+import mmhornet.apis, mmhornet.checkpoint, mmhornet.engine, mmhornet.models
+from mmhornet.checkpoint import load_checkpoint, load_checkpoint_file
+from mmhornet.registry import MODELS
+# mmhornet's loaders need no patch and leave none behind
+assert load_checkpoint_file(sys.argv[1])['message_hub']
+assert load_checkpoint(sys.argv[1])['message_hub']
+# nor do get_model and HorNetPretrained, on a checkpoint saved as mmengine
+# saves them (with the message hub's HistoryBuffer)
+torch.manual_seed(0)
+model = mmhornet.get_model(sys.argv[2])
+buffer = HistoryBuffer()
+buffer.update(0.5)
+torch.save(dict(state_dict=model.state_dict(),
+                message_hub=dict(log_scalars={'loss': buffer})), sys.argv[3])
+torch.manual_seed(1)
+report['get_model'] = same_weights(
+    mmhornet.get_model(sys.argv[2], pretrained=sys.argv[3]), model)
+backbone = MODELS.build(dict(model.cfg.model.backbone, init_cfg=dict(
+    type='mmhornet.HorNetPretrained', checkpoint=sys.argv[3],
+    prefix='backbone.')))
+backbone.init_weights()
+report['pretrained'] = same_weights(backbone, model.backbone)
+report['used'] = state()
+mmhornet.checkpoint.patch_checkpoint_loading()
+report['patched'] = state()
 print(json.dumps(report))
 '''
 
 
 @pytest.mark.slow
-def test_applied_when_a_config_uses_mmhornet_not_on_import(tmp_path):
-    """Importing mmhornet (any of it) or using its loader changes no global
-    state; resolving a ``mmhornet.`` type from another toolbox's scope
-    applies the patch."""
+def test_only_the_explicit_patch_changes_mmengine(tmp_path):
+    """Importing mmhornet (any of it), its loaders, ``get_model`` and
+    ``HorNetPretrained`` read mmengine checkpoints on torch >= 2.6 without
+    changing global state; only ``patch_checkpoint_loading()`` (called by
+    the tools) makes mmengine's own loader read them."""
     path = tmp_path / 'ckpt.pth'
     _checkpoint_with_history(path)
-    result = subprocess.run([sys.executable, '-c', APPLIED_WHERE,
-                             str(path)],
+    result = subprocess.run([
+        sys.executable, '-c', NO_PATCH_NEEDED,
+        str(path), TEST_CONFIG,
+        str(tmp_path / 'model.pth')
+    ],
                             cwd=REPO_ROOT,
                             capture_output=True,
                             text=True,
@@ -166,5 +192,6 @@ def test_applied_when_a_config_uses_mmhornet_not_on_import(tmp_path):
     assert report['before'] == [
         'mmengine.runner.checkpoint', 'UnpicklingError', False
     ]
-    assert report['imported'] == report['before']
-    assert report['built'] == ['mmhornet.compat', 'loaded', True]
+    assert report['get_model'] and report['pretrained']
+    assert report['used'] == report['before']
+    assert report['patched'] == ['mmhornet.checkpoint.patch', 'loaded', True]

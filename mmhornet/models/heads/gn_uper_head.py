@@ -1,10 +1,13 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
-from mmseg.models.decode_heads import UPerHead
 
-from mmhornet.models.layers import gnConv
 from mmhornet.registry import MODELS
+from mmhornet.utils import import_toolbox
+from ..layers import gnConv
+
+# a missing mmseg is named together with the extra that installs it
+UPerHead = import_toolbox('mmseg.models.decode_heads', 'GNUPerHead').UPerHead
 
 
 @MODELS.register_module()

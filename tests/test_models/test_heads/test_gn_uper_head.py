@@ -5,7 +5,7 @@ from mmseg.models.decode_heads import UPerHead
 from mmseg.registry import MODELS as SEG_MODELS
 
 from mmhornet.models import gnConv
-from mmhornet.seg import GNUPerHead
+from mmhornet.models.heads.gn_uper_head import GNUPerHead
 
 IN_CHANNELS = [8, 16, 32, 64]
 HEAD = dict(

@@ -16,7 +16,7 @@ import torch
 from mmengine.logging import MMLogger
 
 import mmhornet
-from mmhornet.compat import hash_prefix_of, load_url
+from mmhornet.checkpoint import hash_prefix_of, load_url
 from ..conftest import TEST_CONFIG, data_options, run_tool
 
 

@@ -1,10 +1,19 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""Convert checkpoints of the official HorNet repository to mmhornet keys."""
+"""Convert checkpoints of the official HorNet repository and of mmcv 1.x
+toolboxes to mmhornet's: one function, :func:`convert_checkpoint`, serves
+``get_model``, ``HorNetPretrained`` and
+``tools/model_converters/hornet2mmhornet.py``."""
+import logging
 import re
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+from mmengine.logging import print_log
+
+__all__ = [
+    'convert_checkpoint', 'convert_official_hornet', 'is_official_layout'
+]
 
 # Official classification keys, each renamed to the key mmpretrain's
 # ``ImageClassifier`` with an mmhornet ``HorNet`` backbone uses.
@@ -124,3 +133,70 @@ def convert_official_hornet(
                 unknown.append(key)
         converted[new_key] = value
     return converted, unknown
+
+
+def _dataset_meta(meta: dict) -> Dict[str, list]:
+    """The class names (and palette) of a checkpoint's ``meta``: the 2.0
+    toolboxes' ``dataset_meta``, or mmcv 1.x's ``CLASSES`` and
+    ``PALETTE``."""
+    if meta.get('dataset_meta'):
+        return dict(meta['dataset_meta'])
+    dataset_meta = {}
+    if meta.get('CLASSES') is not None:
+        dataset_meta['classes'] = list(meta['CLASSES'])
+    if meta.get('PALETTE') is not None:
+        dataset_meta['palette'] = [list(color) for color in meta['PALETTE']]
+    return dataset_meta
+
+
+def convert_checkpoint(checkpoint: Any,
+                       weights: Optional[str] = None) -> Dict[str, Any]:
+    """A loaded checkpoint of any origin as an mmhornet one.
+
+    The weights are taken from ``checkpoint[weights]`` if ``weights`` is
+    given (e.g. ``'model_ema'``), else from ``state_dict`` (OpenMMLab) or
+    ``model`` (official classification), else the checkpoint is the state
+    dict. Official keys are converted (:func:`convert_official_hornet`;
+    keys that match no rule are kept and named in a warning); others are
+    kept as they are.
+
+    Args:
+        checkpoint (dict): A loaded checkpoint or state dict.
+        weights (str, optional): The entry holding the weights. Defaults to
+            None (found as above).
+
+    Raises:
+        KeyError: ``checkpoint`` has no entry ``weights``.
+
+    Returns:
+        dict: ``state_dict`` (mmhornet's keys, tensors unchanged) and
+        ``meta``: ``source_key`` (the entry the weights came from, None for
+        a bare state dict) and, when the checkpoint names its classes,
+        ``dataset_meta`` (``classes`` and ``palette``, also from mmcv 1.x's
+        ``meta['CLASSES']`` / ``['PALETTE']``).
+    """
+    if weights is not None and weights not in checkpoint:
+        raise KeyError(f'The checkpoint has no {weights!r} entry (it has '
+                       f'{sorted(checkpoint)}).')
+    source_key = weights or next(
+        (key for key in ('state_dict', 'model')
+         if isinstance(checkpoint.get(key), dict)), None)
+    state_dict = checkpoint[source_key] if source_key else checkpoint
+    if is_official_layout(state_dict):
+        state_dict, unknown = convert_official_hornet(state_dict)
+        print_log(
+            'The checkpoint has the official HorNet keys: converted them to '
+            "mmhornet's (gnconv.pws -> projs, gammaX -> gammaX.weight).",
+            logger='current')
+        if unknown:
+            print_log(
+                f'{len(unknown)} keys matched no rule and were kept '
+                f'unchanged: {unknown}',
+                logger='current',
+                level=logging.WARNING)
+    meta = dict(source_key=source_key)
+    dataset_meta = _dataset_meta((
+        checkpoint.get('meta') or {}) if source_key else {})
+    if dataset_meta:
+        meta['dataset_meta'] = dataset_meta
+    return dict(state_dict=state_dict, meta=meta)
