@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
-from mmhornet.checkpoint import load_checkpoint_file
+from mmhornet.checkpoint import load_checkpoint_file, patch_checkpoint_loading
 from mmhornet.engine import (enable_safe_checkpoints,
                              find_resumable_checkpoint, is_readable_checkpoint)
 from ..conftest import REPO_ROOT, TEST_CONFIG, data_options, run_tool
@@ -155,6 +155,9 @@ def test_iteration_based_resume_is_exact(configs, tiny_folder_dataset,
                 logger=dict(log_metric_by_epoch=False))))
     for split in ('train', 'val', 'test'):
         cfg[f'{split}_dataloader'].dataset.data_root = tiny_folder_dataset
+    # as tools/train.py: mmengine's Runner reads its resume checkpoint (with
+    # the message hub's objects) only once the checkpoint loading is patched
+    patch_checkpoint_loading()
     enable_safe_checkpoints(cfg)
     runs = {}
     for name, resume_from in [('whole', None), ('resumed', 'iter_4.pth')]:
