@@ -380,6 +380,26 @@ def cpu_description() -> str:
             f" flags: {' '.join(flags) or 'no AVX2/AVX-512/AMX'}")
 
 
+class MatrixPeak(nn.Module):
+    """A 2048x2048 matrix product, timed among the ``--paths`` so that the
+    roofline is measured under the same machine load as the models."""
+    NAME = 'matrix peak'
+    SIZE = 2048
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer('a', torch.randn(self.SIZE, self.SIZE))
+        self.register_buffer('b', torch.randn(self.SIZE, self.SIZE))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.a @ self.b
+
+    @classmethod
+    def gflops(cls, seconds: List[float]) -> float:
+        """GFLOP/s of the median run."""
+        return 2 * cls.SIZE**3 / statistics.median(seconds) / 1e9
+
+
 def path_models(
         model: nn.Module, args: argparse.Namespace
 ) -> Tuple[Dict[str, nn.Module], Dict[str, str]]:
@@ -409,10 +429,9 @@ def path_models(
 
 
 def report_paths(results: Dict[str, dict], failures: Dict[str, str],
-                 names: List[str], batch: int, roofline: float) -> None:
+                 names: List[str], roofline: float) -> None:
     """Print each path's speed, then the best of each side and the ratio
     (also per repeat: both timed back to back in each repeat)."""
-    print(f'inference, batch {batch}:')
     for name in names:
         if name not in results:
             print(f'  {name:<22} not run: {failures[name]}')
@@ -456,9 +475,11 @@ def run_paths(model: nn.Module, args: argparse.Namespace) -> None:
           f'({torch.get_num_threads()} threads), {precision}; median of '
           f'{args.repeats} interleaved runs after {args.warmup} warm-up runs')
     print(f'cpu: {cpu_description()}')
-    roofline = roofline_images_per_s(model, args,
-                                     autocast_dtype(args) or torch.float32)
+    from mmhornet.apis import get_complexity
+    flops = 2 * get_complexity(copy.deepcopy(model).eval(),
+                               (3, *args.shape))['flops']
     models, failures = path_models(model, args)
+    models[MatrixPeak.NAME] = MatrixPeak()
     names = [
         f'{side} {path}' for side in ('mmhornet', 'mmpretrain')
         for path in (PATHS if 'all' in args.paths else args.paths)
@@ -467,7 +488,12 @@ def run_paths(model: nn.Module, args: argparse.Namespace) -> None:
     for batch in (1, args.batch_size):
         batch_failures = dict(failures)
         results = benchmark(models, 'infer', batch, args, batch_failures)
-        report_paths(results, batch_failures, names, batch, roofline)
+        peak = MatrixPeak.gflops(results.pop(MatrixPeak.NAME)['seconds'])
+        roofline = peak * 1e9 / flops
+        print(f'inference, batch {batch}:\n  roofline: matrix products at '
+              f'{peak:.4g} GFLOP/s ({precision}, timed among the paths), '
+              f'{flops / 1e9:.4g} GFLOP per image: {roofline:.4g} img/s')
+        report_paths(results, batch_failures, names, roofline)
 
 
 def main() -> None:
