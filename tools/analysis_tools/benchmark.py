@@ -328,8 +328,13 @@ def benchmark(models: Dict[str, nn.Module],
             continue
         synchronize(device)
         memory[name] = peak_memory_mb(device)
-    for _ in range(args.repeats):
-        for name, step in steps.items():
+    order = list(steps)
+    for repeat in range(args.repeats):
+        # each repeat starts one model later, so that a change of the
+        # machine's load during a repeat does not always hit the same model
+        shift = repeat % max(len(order), 1)
+        for name in order[shift:] + order[:shift]:
+            step = steps[name]
             synchronize(device)
             start = time.perf_counter()
             step()
