@@ -19,7 +19,7 @@ from mmhornet.models import HorNet
 from mmhornet.models.layers import plain_forward
 from ..test_engine.test_pretrained_init import (BASE_DIM, narrow,
                                                 official_22k_checkpoint)
-from ..test_engine.test_verified_download import (  # noqa: F401 (fixtures)
+from ..test_checkpoint.test_verified_download import (  # noqa: F401 (fixtures)
     _serve, server, torch_home)
 
 # name -> (arch, config, Tsinghua Cloud file id, official Params / FLOPs)
