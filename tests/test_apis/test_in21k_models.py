@@ -17,10 +17,10 @@ from mmpretrain.registry import MODELS
 from mmhornet.apis import ModelHub, get_complexity, get_model, list_models
 from mmhornet.models import HorNet
 from mmhornet.models.layers import plain_forward
-from ..test_engine.test_pretrained_init import (BASE_DIM, narrow,
-                                                official_22k_checkpoint)
 from ..test_checkpoint.test_verified_download import (  # noqa: F401 (fixtures)
     _serve, server, torch_home)
+from ..test_engine.test_pretrained_init import (BASE_DIM, narrow,
+                                                official_22k_checkpoint)
 
 # name -> (arch, config, Tsinghua Cloud file id, official Params / FLOPs)
 IN21K = {
