@@ -45,6 +45,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmhornet.apis import get_model
+from mmhornet.utils import warn_if_bfloat16_emulated
 
 #: What ``--paths`` can time: PyTorch eager, compiled (inductor, frozen)
 #: and the ONNX export in a runtime.
@@ -518,6 +519,8 @@ def main() -> None:
     if args.breakdown and torch.device(args.device).type != 'cpu':
         raise SystemExit('--breakdown profiles CPU ops; on a GPU use '
                          'torch.profiler with ProfilerActivity.CUDA')
+    if args.amp:
+        warn_if_bfloat16_emulated(args.device)
     torch.manual_seed(0)
     model = get_model(args.model)
     if args.paths:
