@@ -19,9 +19,9 @@ import torch
 from mmengine.logging import print_log
 
 # ONEDNN_MAX_CPU_ISA values that keep oneDNN's bfloat16 instructions
-_ONEDNN_BF16_ISAS = ('AVX512_CORE_BF16', 'AVX10_1_512', 'AVX512_CORE_AMX',
-                     'AVX512_CORE_AMX_FP16', 'AVX10_1_512_AMX',
-                     'AVX10_1_512_AMX_FP16', 'AVX10_2_512',
+_ONEDNN_BF16_ISAS = ('AVX512_CORE_BF16', 'AVX512_CORE_FP16', 'AVX10_1_512',
+                     'AVX512_CORE_AMX', 'AVX512_CORE_AMX_FP16',
+                     'AVX10_1_512_AMX', 'AVX10_1_512_AMX_FP16', 'AVX10_2_512',
                      'AVX10_2_512_AMX_2', 'ALL', 'DEFAULT')
 
 
