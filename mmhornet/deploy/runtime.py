@@ -12,8 +12,9 @@ from mmengine.registry import MODELS as ROOT_MODELS
 
 from mmhornet.registry import MODELS
 
-INSTALL_HINT = ('pip install "mmhornet[deploy]" (or: pip install onnx '
-                'onnxruntime onnxscript openvino)')
+INSTALL_HINT = ('pip install --no-build-isolation -e ".[deploy]" in the '
+                'mmhornet clone (or: pip install onnx onnxruntime onnxscript '
+                'openvino)')
 
 #: The runtimes that run exported files.
 BACKENDS = ('onnxruntime', 'openvino')

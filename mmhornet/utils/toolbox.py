@@ -3,10 +3,11 @@
 
 HorNet, gnConv and everything built from them need only torch, mmcv and
 mmengine. Classification, detection and segmentation run inside mmpretrain,
-mmdet and mmseg, which ``pip install 'mmhornet[cls]'`` (``[det]``, ``[seg]``
-or ``[all]``) adds; code that needs one imports it through
-:func:`import_toolbox` (configs through :func:`load_config`), so that a
-missing toolbox is named together with the extra that installs it.
+mmdet and mmseg, which ``pip install --no-build-isolation -e '.[cls]'``
+(``[det]``, ``[seg]`` or ``[all]``) adds from the clone; code that needs
+one imports it through :func:`import_toolbox` (configs through
+:func:`load_config`), so that a missing toolbox is named together with the
+extra that installs it.
 """
 import importlib
 import importlib.util
@@ -34,9 +35,10 @@ def toolbox_message(toolbox: str, user: str, reason: str = '') -> str:
     distribution, extra, task = TOOLBOXES[toolbox]
     reason = f' ({reason})' if reason else ''
     return (f'{user} needs {distribution} for {task}, which cannot be '
-            f'imported{reason}. Install it with `pip install '
-            f'"mmhornet[{extra}]"` (or `"mmhornet[all]"` for every task; '
-            '`make install` in a source checkout installs everything).')
+            f'imported{reason}. Install it from the mmhornet clone with '
+            f'`pip install --no-build-isolation -e ".[{extra}]"` (or '
+            '`".[all]"` for every task; `make install` installs '
+            'everything).')
 
 
 def import_toolbox(module: str, user: str) -> ModuleType:

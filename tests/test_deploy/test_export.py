@@ -203,8 +203,8 @@ def test_missing_onnxruntime_is_explained(tmp_path):
                             text=True,
                             cwd=REPO_ROOT)
     assert result.returncode != 0
-    assert 'needs onnxruntime: pip install "mmhornet[deploy]"' in \
-        result.stderr
+    assert ('needs onnxruntime: pip install --no-build-isolation -e '
+            '".[deploy]"') in result.stderr
 
 
 def test_missing_openvino_is_explained(tmp_path):
@@ -216,7 +216,8 @@ def test_missing_openvino_is_explained(tmp_path):
                             text=True,
                             cwd=REPO_ROOT)
     assert result.returncode != 0
-    assert 'needs OpenVINO: pip install "mmhornet[deploy]"' in result.stderr
+    assert ('needs OpenVINO: pip install --no-build-isolation -e '
+            '".[deploy]"') in result.stderr
 
 
 @pytest.mark.slow

@@ -187,7 +187,7 @@ def test_task_entry_points_name_their_extra(report, entry, extra,
     message = report['errors'][entry]
     assert message is not None, f'{entry} did not fail'
     assert f'needs {distribution} ' in message
-    assert f'pip install "mmhornet[{extra}]"' in message
+    assert f'pip install --no-build-isolation -e ".[{extra}]"' in message
 
 
 def test_import_toolbox_with_the_toolboxes_installed():

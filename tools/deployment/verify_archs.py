@@ -8,7 +8,7 @@ would not show). Each graph is exported with a dynamic batch and checked
 at batch 2.
 
 Example:
-    python tools/deployment/verify_archs.py                      # all ten
+    python tools/deployment/verify_archs.py                      # all eleven
     python tools/deployment/verify_archs.py \
         configs/upernet/upernet_hornet-t-gf_8xb2-160k_ade20k-512x512.py
 """
@@ -35,7 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'configs',
         nargs='*',
-        help='configs to check (default: the ten ImageNet classifiers)')
+        help='configs to check (default: the eleven ImageNet classifiers)')
     return parser.parse_args()
 
 
