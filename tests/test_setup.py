@@ -14,15 +14,21 @@ WITHOUT_TORCH = ("import runpy, sys; sys.modules['torch'] = None; "
                  "runpy.run_path('setup.py', run_name='__main__')")
 
 
+def run_setup_without_torch(**env) -> subprocess.CompletedProcess:
+    """``setup.py --version`` with torch unimportable; ``env`` (None: unset)
+    changes the environment."""
+    env = {**os.environ, **env}
+    env = {key: value for key, value in env.items() if value is not None}
+    return subprocess.run([sys.executable, '-c', WITHOUT_TORCH],
+                          cwd=REPO_ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
+
+
 def test_build_without_torch_says_to_use_no_build_isolation():
-    env = dict(os.environ)
-    env.pop('MMHORNET_WITH_OPS', None)
-    result = subprocess.run([sys.executable, '-c', WITHOUT_TORCH],
-                            cwd=REPO_ROOT,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=120)
+    result = run_setup_without_torch(MMHORNET_WITH_OPS=None)
     assert result.returncode == 1
     assert 'pip install --no-build-isolation -e .' in result.stderr
     assert 'make install' in result.stderr
@@ -30,12 +36,6 @@ def test_build_without_torch_says_to_use_no_build_isolation():
 
 
 def test_build_without_torch_and_without_ops_goes_on():
-    env = dict(os.environ, MMHORNET_WITH_OPS='0')
-    result = subprocess.run([sys.executable, '-c', WITHOUT_TORCH],
-                            cwd=REPO_ROOT,
-                            env=env,
-                            capture_output=True,
-                            text=True,
-                            timeout=120)
+    result = run_setup_without_torch(MMHORNET_WITH_OPS='0')
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == __version__

@@ -194,29 +194,20 @@ def test_openvino_runtime_model(tmp_path):
         get_model(TEST_CONFIG, pretrained=path, backend='tensorrt')
 
 
-def test_missing_onnxruntime_is_explained(tmp_path):
-    code = ('import sys; sys.modules["onnxruntime"] = None\n'
-            'from mmhornet.deploy.runtime import create_session\n'
-            'create_session("model.onnx")')
+@pytest.mark.parametrize('module,call,name', [
+    ('onnxruntime', 'from mmhornet.deploy.runtime import create_session\n'
+     'create_session("model.onnx")', 'onnxruntime'),
+    ('openvino', 'from mmhornet.deploy import create_runner\n'
+     'create_runner("model.onnx", "openvino")', 'OpenVINO'),
+])
+def test_missing_runtime_is_explained(module, call, name):
+    code = f'import sys; sys.modules["{module}"] = None\n{call}'
     result = subprocess.run([sys.executable, '-c', code],
                             capture_output=True,
                             text=True,
                             cwd=REPO_ROOT)
     assert result.returncode != 0
-    assert ('needs onnxruntime: pip install --no-build-isolation -e '
-            '".[deploy]"') in result.stderr
-
-
-def test_missing_openvino_is_explained(tmp_path):
-    code = ('import sys; sys.modules["openvino"] = None\n'
-            'from mmhornet.deploy import create_runner\n'
-            'create_runner("model.onnx", "openvino")')
-    result = subprocess.run([sys.executable, '-c', code],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO_ROOT)
-    assert result.returncode != 0
-    assert ('needs OpenVINO: pip install --no-build-isolation -e '
+    assert (f'needs {name}: pip install --no-build-isolation -e '
             '".[deploy]"') in result.stderr
 
 
