@@ -11,6 +11,7 @@ import fnmatch
 import importlib
 import os
 import os.path as osp
+from types import ModuleType
 from typing import Any, Dict, List, Optional, Union
 
 import mmcv
@@ -108,12 +109,77 @@ def _resolve(model: Union[str, Config]) -> tuple:
     return load_config(metainfo.config, model), metainfo
 
 
-def _registry(scope: str, name: str):
+def _registry(scope: str, name: str) -> ModuleType:
     """The ``registry`` module of the toolbox that ``scope`` names."""
     module = f'{scope}.registry'
     if scope in TOOLBOXES:
         return import_toolbox(module, name)
     return importlib.import_module(module)
+
+
+def _published_weights(model: Union[str, Config], config: Config,
+                       metainfo: Optional[Model]) -> str:
+    """The weights ``pretrained=True`` names: the model index's, else the
+    config's ``load_from``."""
+    weights = metainfo.weights if metainfo else config.get('load_from')
+    if not weights:
+        raise ValueError(f'No published weights for {model!r}; pass a '
+                         'checkpoint path as `pretrained`.')
+    return weights
+
+
+def _merge_overrides(config: Config, overrides: Dict[str, Any]) -> None:
+    """Merge ``overrides`` into ``config.model`` and give it the config's
+    ``data_preprocessor`` unless it has its own."""
+    if overrides:
+        config.merge_from_dict({'model': overrides})
+    config.model.setdefault('data_preprocessor',
+                            config.get('data_preprocessor'))
+
+
+def _onnx_file(pretrained: Union[bool, str],
+               backend: Optional[str]) -> Optional[str]:
+    """``pretrained`` if it is an exported ``.onnx`` file, else None;
+    ``backend`` is only for such files."""
+    onnx_file = pretrained if isinstance(
+        pretrained, str) and pretrained.endswith('.onnx') else None
+    if backend is not None and not onnx_file:
+        raise ValueError(f'backend={backend!r} runs an exported .onnx file; '
+                         f'pretrained={pretrained!r} is not one')
+    return onnx_file
+
+
+def _build(config: Config, scope: str, registry: ModuleType,
+           onnx_file: Optional[str], backend: Optional[str]) -> BaseModel:
+    """Build ``config.model`` in ``scope``, or the
+    :class:`~mmhornet.deploy.OnnxRuntimeModel` that runs ``onnx_file`` in
+    ``backend`` with the config's preprocessing and post-processing."""
+    with DefaultScope.overwrite_default_scope(scope):
+        if onnx_file:
+            from ..deploy import OnnxRuntimeModel
+            return OnnxRuntimeModel(
+                onnx_file, config.model, backend=backend or 'onnxruntime')
+        return registry.MODELS.build(config.model)
+
+
+def _load_pretrained(net: BaseModel, pretrained: Union[bool, str],
+                     onnx_file: Optional[str]) -> Dict[str, Any]:
+    """Load the ``pretrained`` weights into ``net`` (an exported file holds
+    its own) and return the ``dataset_meta`` they carry, if any."""
+    if onnx_file:
+        return net.dataset_meta
+    if pretrained:
+        return load_weights(net, pretrained).get('dataset_meta', {})
+    return {}
+
+
+def _test_dataset_meta(config: Config, scope: str,
+                       registry: ModuleType) -> Dict[str, Any]:
+    """The ``METAINFO`` of the config's test dataset class."""
+    with DefaultScope.overwrite_default_scope(scope):
+        dataset_class = registry.DATASETS.get(
+            config.test_dataloader.dataset.type)
+    return dict(getattr(dataset_class, 'METAINFO', {}))
 
 
 def get_model(model: Union[str, Config],
@@ -148,42 +214,17 @@ def get_model(model: Union[str, Config],
     """
     config, metainfo = _resolve(model)
     if pretrained is True:
-        pretrained = metainfo.weights if metainfo else config.get('load_from')
-        if not pretrained:
-            raise ValueError(f'No published weights for {model!r}; pass a '
-                             'checkpoint path as `pretrained`.')
-    if kwargs:
-        config.merge_from_dict({'model': kwargs})
-    config.model.setdefault('data_preprocessor',
-                            config.get('data_preprocessor'))
-
+        pretrained = _published_weights(model, config, metainfo)
+    _merge_overrides(config, kwargs)
     scope = config.get('default_scope', 'mmpretrain')
     registry = _registry(
         scope,
         model if isinstance(model, str) else f'A config of scope {scope!r}')
-    onnx_file = pretrained if isinstance(
-        pretrained, str) and pretrained.endswith('.onnx') else None
-    if backend is not None and not onnx_file:
-        raise ValueError(f'backend={backend!r} runs an exported .onnx file; '
-                         f'pretrained={pretrained!r} is not one')
-    with DefaultScope.overwrite_default_scope(scope):
-        if onnx_file:
-            from ..deploy import OnnxRuntimeModel
-            net = OnnxRuntimeModel(
-                onnx_file, config.model, backend=backend or 'onnxruntime')
-        else:
-            net = registry.MODELS.build(config.model)
-
-    dataset_meta: Dict[str, Any] = {}
-    if onnx_file:
-        dataset_meta = net.dataset_meta
-    elif pretrained:
-        dataset_meta = load_weights(net, pretrained).get('dataset_meta', {})
+    onnx_file = _onnx_file(pretrained, backend)
+    net = _build(config, scope, registry, onnx_file, backend)
+    dataset_meta = _load_pretrained(net, pretrained, onnx_file)
     if not dataset_meta and config.get('test_dataloader'):
-        with DefaultScope.overwrite_default_scope(scope):
-            dataset_class = registry.DATASETS.get(
-                config.test_dataloader.dataset.type)
-        dataset_meta = dict(getattr(dataset_class, 'METAINFO', {}))
+        dataset_meta = _test_dataset_meta(config, scope, registry)
     net._dataset_meta = net.dataset_meta = dataset_meta
     net.cfg = net._config = config  # ``cfg``: as mmdet/mmseg's init_*
     net._metainfo = metainfo

@@ -12,7 +12,8 @@ one output per level): whole detectors go through mmdeploy
 (docs/deployment.md).
 """
 import json
-from typing import Optional, Sequence, Tuple
+from types import ModuleType
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -119,6 +120,60 @@ def tensor_forward(model: BaseModel) -> nn.Module:
     return module(model).eval()
 
 
+def _import_onnx() -> ModuleType:
+    """``onnx``, after checking that ``onnxscript`` (which
+    ``torch.onnx.export(..., dynamo=True)`` needs) imports too."""
+    try:
+        import onnx
+        import onnxscript  # noqa: F401
+    except ImportError as error:
+        raise ImportError('ONNX export needs onnx and onnxscript: '
+                          f'{INSTALL_HINT}') from error
+    return onnx
+
+
+def _output_names(task: str, module: nn.Module,
+                  inputs: torch.Tensor) -> List[str]:
+    """``logits`` or ``seg_logits``, or ``feats_{i}`` for each of a
+    detector's feature levels (counted by running ``module`` once)."""
+    if task != 'detector':
+        return ['logits' if task == 'classifier' else 'seg_logits']
+    with torch.no_grad():
+        levels = len(module(inputs[:1]))
+    return [f'feats_{i}' for i in range(levels)]
+
+
+def _export_program(module: nn.Module, inputs: torch.Tensor,
+                    output_names: List[str], opset: Optional[int],
+                    dynamic_batch: bool) -> torch.onnx.ONNXProgram:
+    """``torch.onnx.export(..., dynamo=True)`` of ``module`` on ``inputs``:
+    the ONNX program, not yet saved."""
+    with torch.no_grad():
+        return torch.onnx.export(
+            module, (inputs, ),
+            dynamo=True,
+            verbose=False,
+            input_names=['inputs'],
+            output_names=output_names,
+            opset_version=opset,
+            dynamic_shapes=({
+                0: torch.export.Dim('batch')
+            }, ) if dynamic_batch else None,
+            external_data=False)
+
+
+def _metadata(model: BaseModel, task: str, shape: Tuple[int, int],
+              batch_size: Union[int, str]) -> Dict[str, str]:
+    """The file's metadata for :class:`~mmhornet.deploy.OnnxRuntimeModel`:
+    the task, the model's ``dataset_meta`` and the input shape, as
+    strings."""
+    return dict(
+        task=task,
+        dataset_meta=json.dumps(
+            _jsonable(getattr(model, 'dataset_meta', None) or {})),
+        input_shape=json.dumps([batch_size, 3, *shape]))
+
+
 def export_onnx(model: BaseModel,
                 output_file: str,
                 shape: Tuple[int, int] = (224, 224),
@@ -151,43 +206,19 @@ def export_onnx(model: BaseModel,
     Returns:
         str: ``output_file``.
     """
-    try:
-        import onnx
-        import onnxscript  # noqa: F401
-    except ImportError as error:
-        raise ImportError('ONNX export needs onnx and onnxscript: '
-                          f'{INSTALL_HINT}') from error
+    onnx = _import_onnx()
     task = model_task(model)
     module = tensor_forward(model)
     if dynamic_batch:
         # traced at batch 2: torch.export specialises a size of 1
         batch_size = 2
     inputs = torch.rand(batch_size, 3, *shape)
-    if task == 'detector':
-        with torch.no_grad():
-            levels = len(module(inputs[:1]))
-        output_names = [f'feats_{i}' for i in range(levels)]
-    else:
-        output_names = ['logits' if task == 'classifier' else 'seg_logits']
-    with torch.no_grad():
-        program = torch.onnx.export(
-            module, (inputs, ),
-            dynamo=True,
-            verbose=False,
-            input_names=['inputs'],
-            output_names=output_names,
-            opset_version=opset,
-            dynamic_shapes=({
-                0: torch.export.Dim('batch')
-            }, ) if dynamic_batch else None,
-            external_data=False)
-    meta = dict(
-        task=task,
-        dataset_meta=json.dumps(
-            _jsonable(getattr(model, 'dataset_meta', None) or {})),
-        input_shape=json.dumps(
-            ['batch' if dynamic_batch else batch_size, 3, *shape]))
-    program.model.metadata_props.update(meta)
+    output_names = _output_names(task, module, inputs)
+    program = _export_program(module, inputs, output_names, opset,
+                              dynamic_batch)
+    program.model.metadata_props.update(
+        _metadata(model, task, shape,
+                  'batch' if dynamic_batch else batch_size))
     program.save(output_file)
     graph = onnx.load(output_file)
     if channels_first_layer_norms(graph):
@@ -195,7 +226,9 @@ def export_onnx(model: BaseModel,
     return output_file
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and dict keys as
+    strings, for ``json.dumps``."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
