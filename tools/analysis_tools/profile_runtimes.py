@@ -1,0 +1,334 @@
+# Copyright (c) mmhornet contributors. All rights reserved.
+"""Where the time of the exported HorNet goes, in onnxruntime and OpenVINO,
+for mmhornet's export and mmpretrain's export of the same weights.
+
+Both models are exported (``export_onnx``, dynamic batch, as
+``benchmark.py --paths`` does) and, at each batch size:
+
+* timed in both runtimes, interleaved (each repeat runs the four graphs
+  back to back, starting one later each time);
+* profiled in onnxruntime (``SessionOptions.enable_profiling``): node time
+  per op type, a convolution with one input channel per group counted as
+  depth-wise; and the bound it gives: mmpretrain's best measured time over
+  mmhornet's time in matrix products and convolutions alone, i.e. the ratio
+  mmhornet would reach if every other op took no time;
+* profiled in OpenVINO (``PERF_COUNT``): time per executed layer type and
+  kernel (``exec_type``);
+* the depth-wise convolutions' time set against two bounds: copying their
+  input to their output (``torch`` copy of the same tensors: the memory
+  traffic bound) and their multiply-adds at the float32 matrix-product peak
+  measured in the same run.
+
+Example:
+    python tools/analysis_tools/profile_runtimes.py \
+        hornet-tiny_3rdparty_in1k --threads 2
+"""
+import argparse
+import collections
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+from typing import Dict, Tuple
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import benchmark  # noqa: E402 (the script beside this one)
+
+from mmhornet.apis import get_model  # noqa: E402
+from mmhornet.deploy import create_runner, export_onnx  # noqa: E402
+from mmhornet.deploy.runtime import OpenVINORunner, import_onnxruntime  # noqa
+
+SIDES = ('mmhornet', 'mmpretrain')
+RUNTIMES = ('onnxruntime', 'openvino')
+#: onnxruntime op types that are matrix products or convolutions.
+MATRIX_OPS = frozenset({
+    'MatMul', 'FusedMatMul', 'Gemm', 'FusedGemm', 'Conv', 'FusedConv',
+    'Conv (depth-wise)'
+})
+DEPTHWISE = 'Conv (depth-wise)'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('model', help='model name or config')
+    parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 16])
+    parser.add_argument('--shape', type=int, nargs=2, default=[224, 224])
+    parser.add_argument(
+        '--threads', type=int, help='runtime threads (default: torch\'s)')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument(
+        '--repeats', type=int, default=10, help='timed interleaved repeats')
+    parser.add_argument(
+        '--profile-runs', type=int, default=3, help='profiled runs per graph')
+    parser.add_argument(
+        '--onnx-dir',
+        help='keep the exported files here (default: a '
+        'temporary folder)')
+    return parser.parse_args()
+
+
+def export_sides(args: argparse.Namespace, folder: str) -> Dict[str, str]:
+    """mmhornet's model and mmpretrain's twin exported to ``folder``."""
+    torch.manual_seed(0)
+    model = get_model(args.model).eval()
+    files = {}
+    for side, net in zip(SIDES,
+                         (model, benchmark.mmpretrain_twin(model).eval())):
+        files[side] = osp.join(folder, f'{side}.onnx')
+        export_onnx(net, files[side], tuple(args.shape), dynamic_batch=True)
+    return files
+
+
+def time_graphs(files: Dict[str,
+                            str], images: np.ndarray, args: argparse.Namespace,
+                failures: Dict[tuple, str]) -> Dict[Tuple[str, str], list]:
+    """Seconds per run of each (side, runtime), interleaved and rotated;
+    a graph that fails to run is left out, its error kept in
+    ``failures``."""
+    runners = {}
+    for side in SIDES:
+        for runtime in RUNTIMES:
+            try:
+                run = create_runner(files[side], runtime, args.threads)
+                for _ in range(args.warmup):
+                    run(images)
+                runners[(side, runtime)] = run
+            except Exception as error:
+                failures[(side, runtime)] = benchmark.error_summary(error)
+    order = list(runners)
+    seconds = {key: [] for key in order}
+    for repeat in range(args.repeats):
+        shift = repeat % len(order)
+        for key in order[shift:] + order[:shift]:
+            start = time.perf_counter()
+            runners[key](images)
+            seconds[key].append(time.perf_counter() - start)
+    return seconds
+
+
+def op_type(event: dict) -> str:
+    """The op type of an onnxruntime node event; depth-wise convolutions
+    (weights with one input channel per group) apart."""
+    name = event['args']['op_name']
+    shapes = event['args'].get('input_type_shape', [])
+    if name in ('Conv', 'FusedConv') and len(shapes) > 1:
+        weight = list(shapes[1].values())[0]
+        if len(weight) == 4 and weight[1] == 1 and weight[2] > 1:
+            return DEPTHWISE
+    return name
+
+
+def onnxruntime_profile(onnx_file: str, images: np.ndarray,
+                        args: argparse.Namespace, folder: str) -> dict:
+    """Mean node time (ms per run) by op type over ``--profile-runs``
+    profiled runs after the warm-up, the mean wall time of those runs, and
+    the depth-wise convolutions' node times by input shape."""
+    ort = import_onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = args.threads or torch.get_num_threads()
+    options.enable_profiling = True
+    options.profile_file_prefix = osp.join(folder, 'ort_profile')
+    session = ort.InferenceSession(
+        onnx_file, options, providers=['CPUExecutionProvider'])
+    name = session.get_inputs()[0].name
+    for _ in range(args.warmup + args.profile_runs):
+        session.run(None, {name: images})
+    with open(session.end_profiling()) as f:
+        events = json.load(f)
+    runs = [
+        e for e in events
+        if e.get('cat') == 'Session' and e['name'] == 'model_run'
+    ][args.warmup:]
+    start = runs[0]['ts']
+    by_type: Dict[str, float] = collections.defaultdict(float)
+    depthwise: Dict[str, float] = collections.defaultdict(float)
+    for e in events:
+        if e.get('cat') != 'Node' or e['ts'] < start or not e['name'].endswith(
+                '_kernel_time'):
+            continue
+        kind = op_type(e)
+        ms = e['dur'] / 1e3 / len(runs)
+        by_type[kind] += ms
+        if kind == DEPTHWISE:
+            shapes = [
+                list(s.values())[0] for s in e['args']['input_type_shape']
+            ]
+            depthwise[(tuple(shapes[0]), int(np.prod(shapes[1][2:])))] += ms
+    wall = statistics.mean(r['dur'] for r in runs) / 1e3
+    return dict(by_type=dict(by_type), wall_ms=wall, depthwise=depthwise)
+
+
+def openvino_profile(onnx_file: str, images: np.ndarray,
+                     args: argparse.Namespace) -> Dict[Tuple[str, str], list]:
+    """Mean time (ms per run) and count of OpenVINO's executed layers by
+    (layer type, kernel), from its performance counters."""
+    compiled = OpenVINORunner(onnx_file, args.threads).compile(
+        images.shape, perf_counters=True)
+    request = compiled.create_infer_request()
+    for _ in range(args.warmup):
+        request.infer({0: images})
+    layers: Dict[Tuple[str, str], list] = {}
+    for run in range(args.profile_runs):
+        request.infer({0: images})
+        for info in request.get_profiling_info():
+            if info.status != info.Status.EXECUTED:
+                continue
+            entry = layers.setdefault((info.node_type, info.exec_type),
+                                      [0., 0])
+            entry[0] += info.real_time.total_seconds() * 1e3 / (
+                args.profile_runs)
+            entry[1] += run == 0
+    return layers
+
+
+def copy_ms(shape: Tuple[int, ...], runs: int = 20) -> float:
+    """Fastest of ``runs`` copies of a float32 tensor of ``shape`` into
+    another (one read and one write of each element)."""
+    source, target = torch.rand(shape), torch.empty(shape)
+    target.copy_(source)
+    best = float('inf')
+    for _ in range(runs):
+        start = time.perf_counter()
+        target.copy_(source)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def print_op_table(profiles: Dict[str, dict]) -> None:
+    """onnxruntime node time by op type, both sides, largest first."""
+    kinds = sorted({k
+                    for p in profiles.values()
+                    for k in p['by_type']},
+                   key=lambda k: -profiles['mmhornet']['by_type'].get(k, 0))
+    print('| op type | mmhornet ms | mmpretrain ms |\n| --- | --- | --- |')
+    for kind in kinds:
+        cells = [f"{p['by_type'].get(kind, 0):.2f}" for p in profiles.values()]
+        print(f'| {kind} | {" | ".join(cells)} |')
+    for label, keep in (('matrix products and convolutions',
+                         lambda k: k in MATRIX_OPS),
+                        ('everything else', lambda k: k not in MATRIX_OPS),
+                        ('all nodes', lambda k: True)):
+        cells = [
+            f"{sum(v for k, v in p['by_type'].items() if keep(k)):.2f}"
+            for p in profiles.values()
+        ]
+        print(f'| **{label}** | {" | ".join(cells)} |')
+    cells = [f"{p['wall_ms']:.2f}" for p in profiles.values()]
+    print(f'| wall time of the profiled runs | {" | ".join(cells)} |')
+
+
+def print_timings(seconds: Dict[Tuple[str, str], list], batch: int,
+                  failures: Dict[tuple, str]) -> dict:
+    """Median ms and img/s of each graph and, per runtime, mmhornet /
+    mmpretrain (of the medians, and per repeat); returns the medians."""
+    medians = {k: 1e3 * statistics.median(v) for k, v in seconds.items()}
+    for runtime in RUNTIMES:
+        cells = []
+        for side in SIDES:
+            ms = medians.get((side, runtime))
+            cells.append(
+                f'{side} not run: {failures[(side, runtime)]}' if ms is
+                None else f'{side} {ms:.2f} ms ({batch * 1e3 / ms:.2f} img/s)')
+        line = f'  {runtime}: ' + ', '.join(cells)
+        if all((side, runtime) in seconds for side in SIDES):
+            ours, peer = (seconds[(side, runtime)] for side in SIDES)
+            paired = sorted(p / o for o, p in zip(ours, peer))
+            line += (f'; mmhornet / mmpretrain '
+                     f'{statistics.median(peer) / statistics.median(ours):.3f}'
+                     f'x (per repeat: median {statistics.median(paired):.3f}'
+                     f'x, range {paired[0]:.3f}-{paired[-1]:.3f}x)')
+        print(line)
+    return medians
+
+
+def print_bound(medians: dict, profiles: Dict[str, dict]) -> None:
+    """The ratio mmhornet would reach with only its matrix products and
+    convolutions left, against mmpretrain's best measured path."""
+    best = {
+        side: min(ms for (s, _), ms in medians.items() if s == side)
+        for side in SIDES
+    }
+    ops = profiles['mmhornet']['by_type']
+    matrix = sum(v for k, v in ops.items() if k in MATRIX_OPS)
+    dense = matrix - ops.get(DEPTHWISE, 0)
+    peer = best['mmpretrain']
+    print(f'  best measured: mmhornet {best["mmhornet"]:.2f} ms, mmpretrain '
+          f'{peer:.2f} ms: {peer / best["mmhornet"]:.3f}x\n'
+          f'  bound, mmhornet with only its matrix products and '
+          f'convolutions ({matrix:.2f} ms): {peer / matrix:.3f}x; '
+          f'also without its depth-wise convolutions ({dense:.2f} ms): '
+          f'{peer / dense:.3f}x')
+
+
+def print_depthwise(depthwise: Dict[tuple, float], peak_gflops: float) -> None:
+    """Depth-wise convolution time by input shape against the copy of the
+    same tensors and its multiply-adds at the matrix-product peak."""
+    print('| input shape | onnxruntime ms | copy ms | multiply-adds at '
+          'peak ms |\n| --- | --- | --- | --- |')
+    totals = [0., 0., 0.]
+    for (shape, taps), ms in sorted(depthwise.items()):
+        row = (ms, copy_ms(shape),
+               2 * taps * int(np.prod(shape)) / peak_gflops / 1e6)
+        totals = [t + r for t, r in zip(totals, row)]
+        print(f'| {shape} | ' + ' | '.join(f'{v:.3f}' for v in row) + ' |')
+    print('| **all** | ' + ' | '.join(f'{v:.3f}' for v in totals) + ' |')
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f'{args.model}: input {tuple(args.shape)}, float32, '
+          f'{args.threads or torch.get_num_threads()} threads; cpu: '
+          f'{benchmark.cpu_description()}')
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.onnx_dir or scratch
+        os.makedirs(folder, exist_ok=True)
+        files = export_sides(args, folder)
+        peak = benchmark.MatrixPeak()
+        for batch in args.batch_sizes:
+            images = np.random.rand(batch, 3, *args.shape).astype(np.float32)
+            print(f'\nbatch {batch}: median of {args.repeats} interleaved '
+                  f'runs after {args.warmup} warm-up runs')
+            failures: Dict[tuple, str] = {}
+            medians = print_timings(
+                time_graphs(files, images, args, failures), batch, failures)
+            profiles = {
+                side: onnxruntime_profile(files[side], images, args, scratch)
+                for side in SIDES
+            }
+            print(f'onnxruntime node time per run (batch {batch}, mean of '
+                  f'{args.profile_runs} profiled runs):')
+            print_op_table(profiles)
+            print_bound(medians, profiles)
+            print(f'OpenVINO layers per run (batch {batch}):')
+            for side in SIDES:
+                if (side, 'openvino') in failures:
+                    print(f'  {side}: not run')
+                    continue
+                layers = openvino_profile(files[side], images, args)
+                total = sum(v[0] for v in layers.values())
+                print(f'  {side}: {total:.2f} ms in counters; ' +
+                      ', '.join(f'{t}/{e} x{n} {ms:.2f}'
+                                for (t, e), (ms, n) in sorted(
+                                    layers.items(), key=lambda kv: -kv[1][0])))
+            seconds = []
+            peak(None)  # warm-up
+            for _ in range(5):
+                start = time.perf_counter()
+                peak(None)
+                seconds.append(time.perf_counter() - start)
+            gflops = benchmark.MatrixPeak.gflops(seconds)
+            print(f'depth-wise convolutions of mmhornet (batch {batch}; '
+                  f'matrix-product peak {gflops:.1f} GFLOP/s):')
+            print_depthwise(profiles['mmhornet']['depthwise'], gflops)
+
+
+if __name__ == '__main__':
+    main()
