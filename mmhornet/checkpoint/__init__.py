@@ -13,12 +13,11 @@ from .convert import (convert_checkpoint, convert_official_hornet,
 from .download import hash_prefix_of, load_url
 from .load import load_checkpoint, load_weights
 from .patch import patch_checkpoint_loading
-from .safe_load import (CHECKPOINT_SAFE_GLOBALS, allow_checkpoint_globals,
-                        load_checkpoint_file)
+from .safe_load import CHECKPOINT_SAFE_GLOBALS, load_checkpoint_file
 
 __all__ = [
-    'CHECKPOINT_SAFE_GLOBALS', 'allow_checkpoint_globals',
-    'convert_checkpoint', 'convert_official_hornet', 'hash_prefix_of',
-    'is_official_layout', 'load_checkpoint', 'load_checkpoint_file',
-    'load_url', 'load_weights', 'patch_checkpoint_loading'
+    'CHECKPOINT_SAFE_GLOBALS', 'convert_checkpoint', 'convert_official_hornet',
+    'hash_prefix_of', 'is_official_layout', 'load_checkpoint',
+    'load_checkpoint_file', 'load_url', 'load_weights',
+    'patch_checkpoint_loading'
 ]

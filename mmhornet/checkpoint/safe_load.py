@@ -20,10 +20,7 @@ import torch
 from mmengine.config import ConfigDict
 from mmengine.logging import HistoryBuffer
 
-__all__ = [
-    'CHECKPOINT_SAFE_GLOBALS', 'allow_checkpoint_globals',
-    'load_checkpoint_file'
-]
+__all__ = ['CHECKPOINT_SAFE_GLOBALS', 'load_checkpoint_file']
 
 
 def _numpy_globals() -> List[Any]:

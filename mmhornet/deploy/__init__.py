@@ -2,11 +2,10 @@
 """Export mmhornet models to ONNX and run the exported files in the
 toolboxes (evaluation, inference, benchmarks) with onnxruntime or
 OpenVINO."""
-from .export import export_onnx, tensor_forward, verify_onnx
-from .runtime import (BACKENDS, OnnxRuntimeModel, create_runner,
-                      import_onnxruntime, import_openvino)
+from .export import export_onnx, verify_onnx
+from .runtime import BACKENDS, OnnxRuntimeModel, create_runner
 
 __all__ = [
-    'export_onnx', 'tensor_forward', 'verify_onnx', 'OnnxRuntimeModel',
-    'BACKENDS', 'create_runner', 'import_onnxruntime', 'import_openvino'
+    'export_onnx', 'verify_onnx', 'OnnxRuntimeModel', 'BACKENDS',
+    'create_runner'
 ]
