@@ -126,9 +126,10 @@ def op_type(event: dict) -> str:
 
 def onnxruntime_profile(onnx_file: str, images: np.ndarray,
                         args: argparse.Namespace, folder: str) -> dict:
-    """Mean node time (ms per run) by op type over ``--profile-runs``
-    profiled runs after the warm-up, the mean wall time of those runs, and
-    the depth-wise convolutions' node times by input shape."""
+    """Node time (ms per run) by op type, each node's median over
+    ``--profile-runs`` profiled runs after the warm-up; the median wall
+    time of those runs; the depth-wise convolutions' node times by (input
+    shape, taps)."""
     ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads or torch.get_num_threads()
@@ -145,45 +146,52 @@ def onnxruntime_profile(onnx_file: str, images: np.ndarray,
         e for e in events
         if e.get('cat') == 'Session' and e['name'] == 'model_run'
     ][args.warmup:]
-    start = runs[0]['ts']
-    by_type: Dict[str, float] = collections.defaultdict(float)
-    depthwise: Dict[str, float] = collections.defaultdict(float)
+    nodes: Dict[str, list] = collections.defaultdict(list)
+    kinds = {}
     for e in events:
-        if e.get('cat') != 'Node' or e['ts'] < start or not e['name'].endswith(
-                '_kernel_time'):
-            continue
-        kind = op_type(e)
-        ms = e['dur'] / 1e3 / len(runs)
+        if (e.get('cat') == 'Node' and e['ts'] >= runs[0]['ts']
+                and e['name'].endswith('_kernel_time')):
+            nodes[e['name']].append(e['dur'] / 1e3)
+            kinds[e['name']] = e
+    by_type: Dict[str, float] = collections.defaultdict(float)
+    depthwise: Dict[tuple, float] = collections.defaultdict(float)
+    for node, durations in nodes.items():
+        kind, ms = op_type(kinds[node]), statistics.median(durations)
         by_type[kind] += ms
         if kind == DEPTHWISE:
             shapes = [
-                list(s.values())[0] for s in e['args']['input_type_shape']
+                list(s.values())[0]
+                for s in kinds[node]['args']['input_type_shape']
             ]
             depthwise[(tuple(shapes[0]), int(np.prod(shapes[1][2:])))] += ms
-    wall = statistics.mean(r['dur'] for r in runs) / 1e3
+    wall = statistics.median(r['dur'] for r in runs) / 1e3
     return dict(by_type=dict(by_type), wall_ms=wall, depthwise=depthwise)
 
 
 def openvino_profile(onnx_file: str, images: np.ndarray,
                      args: argparse.Namespace) -> Dict[Tuple[str, str], list]:
-    """Mean time (ms per run) and count of OpenVINO's executed layers by
-    (layer type, kernel), from its performance counters."""
+    """Time (ms per run; each layer's median over ``--profile-runs`` runs)
+    and count of OpenVINO's executed layers by (layer type, kernel), from
+    its performance counters."""
     compiled = OpenVINORunner(onnx_file, args.threads).compile(
         images.shape, perf_counters=True)
     request = compiled.create_infer_request()
     for _ in range(args.warmup):
         request.infer({0: images})
-    layers: Dict[Tuple[str, str], list] = {}
-    for run in range(args.profile_runs):
+    times: Dict[str, list] = collections.defaultdict(list)
+    kinds = {}
+    for _ in range(args.profile_runs):
         request.infer({0: images})
         for info in request.get_profiling_info():
-            if info.status != info.Status.EXECUTED:
-                continue
-            entry = layers.setdefault((info.node_type, info.exec_type),
-                                      [0., 0])
-            entry[0] += info.real_time.total_seconds() * 1e3 / (
-                args.profile_runs)
-            entry[1] += run == 0
+            if info.status == info.Status.EXECUTED:
+                times[info.node_name].append(info.real_time.total_seconds() *
+                                             1e3)
+                kinds[info.node_name] = (info.node_type, info.exec_type)
+    layers: Dict[Tuple[str, str], list] = {}
+    for node, ms in times.items():
+        entry = layers.setdefault(kinds[node], [0., 0])
+        entry[0] += statistics.median(ms)
+        entry[1] += 1
     return layers
 
 
@@ -303,8 +311,8 @@ def main() -> None:
                 side: onnxruntime_profile(files[side], images, args, scratch)
                 for side in SIDES
             }
-            print(f'onnxruntime node time per run (batch {batch}, mean of '
-                  f'{args.profile_runs} profiled runs):')
+            print(f'onnxruntime node time per run (batch {batch}; each '
+                  f'node the median of {args.profile_runs} profiled runs):')
             print_op_table(profiles)
             print_bound(medians, profiles)
             print(f'OpenVINO layers per run (batch {batch}):')
