@@ -5,9 +5,9 @@ mmhornet's ``LayerNorm2d`` normalises an (N, C, H, W) map with one fused
 layer norm over its channels-last view; exported, that is ``Transpose ->
 LayerNormalization -> Transpose``. Eager PyTorch gains from it, but
 OpenVINO runs both transposes as copies and re-lays out the tensors around
-them (its per-layer counters, HorNet-T: 54 Transpose nodes against 25 in
-mmpretrain's export). :func:`channels_first_layer_norms` writes such norms
-as the channel-axis reductions that mmpretrain's code exports to.
+them (docs/deployment.md, "Channels-first layer norms", counts them).
+:func:`channels_first_layer_norms` writes such norms as the channel-axis
+reductions that mmpretrain's code exports to.
 """
 from typing import Dict, List
 

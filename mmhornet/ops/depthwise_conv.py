@@ -99,8 +99,8 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor,
 
     When a 7x7 convolution (padding 3) on CPU needs gradients, in float32 or
     under bfloat16 autocast, and the C++ operators are available, its
-    backward is the faster one of :class:`_DepthwiseConv7x7` (a few times
-    faster than oneDNN's on HorNet's channels-last shapes). Otherwise,
+    backward is the faster one of :class:`_DepthwiseConv7x7` (compared
+    with oneDNN's in docs/benchmark.md). Otherwise,
     inside ``torch.compile``, when traced (FLOP counters, ONNX export see a
     plain convolution) and inside :func:`~mmhornet.ops.plain_forward`, it
     is ``F.conv2d``.

@@ -3,10 +3,9 @@
 
 Under ``--amp`` on a CPU, PyTorch computes in bfloat16. CPUs with
 AVX512-BF16 or AMX-BF16 (x86) or the BF16 extension (Arm) multiply
-bfloat16 matrices natively, several times faster than float32. Other CPUs
-emulate it: on an AVX2-only x86 CPU a bfloat16 matrix product runs about
-60x slower than the float32 one, so ``--amp`` there makes a run far slower
-and no more accurate.
+bfloat16 matrices natively, faster than float32. Other CPUs emulate it,
+many times slower than float32 (docs/benchmark.md, "How to read the
+results"), so ``--amp`` there makes a run far slower and no more accurate.
 """
 import functools
 import logging

@@ -26,7 +26,8 @@ outputs and gradients). The mechanics:
   block's layer scales into the weights of ``proj_out`` and ``pwconv2``:
   the same products as scaling the outputs, without a pass over them.
   Under autocast the layer scales are not folded (the folded weights would
-  be rounded to the low precision, which doubles the bfloat16 error);
+  be rounded to the low precision, a larger bfloat16 error:
+  docs/benchmark.md);
   there they multiply the branch in full precision, fused with the
   residual sum.
 - **Fused residual.** ``x + drop_path(gamma * branch)`` is one ``addcmul``:
