@@ -7,7 +7,8 @@ file exported by tools/deployment/pytorch2onnx.py, run by onnxruntime
 (or OpenVINO: ``--backend openvino``).
 Checkpoints load with ``weights_only=True``
 (:func:`mmhornet.checkpoint.patch_checkpoint_loading`), and distributed runs
-and ``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`).
+and ``--amp`` work on CPUs too (:func:`mmhornet.engine.launch_runner`,
+:class:`mmhornet.engine.AmpOptimWrapper`).
 """
 import argparse
 import numbers
@@ -18,11 +19,9 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.device import get_device
 from mmengine.dist import is_main_process
 from mmengine.evaluator import DumpResults
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmhornet.checkpoint import patch_checkpoint_loading
-from mmhornet.engine import setup_launcher, teardown_launcher
+from mmhornet.engine import launch_runner
 from mmhornet.utils import (check_data_roots, load_config,
                             warn_if_bfloat16_emulated)
 
@@ -153,13 +152,7 @@ def main() -> None:
     if args.amp:
         warn_if_bfloat16_emulated(get_device())
     check_data_roots(cfg, ('test_dataloader', ))
-    setup_launcher(cfg)
-    failed = True
-    try:
-        if 'runner_type' not in cfg:
-            runner = Runner.from_cfg(cfg)
-        else:
-            runner = RUNNERS.build(cfg)
+    with launch_runner(cfg) as runner:
         if args.out is not None:
             runner.test_evaluator.metrics.append(
                 DumpResults(out_file_path=args.out))
@@ -167,9 +160,6 @@ def main() -> None:
         if is_main_process():
             print(' '.join(f'{key}: {format_metric(value)}'
                            for key, value in metrics.items()))
-        failed = False
-    finally:
-        teardown_launcher(failed)
 
 
 if __name__ == '__main__':

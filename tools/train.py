@@ -10,11 +10,11 @@ Every run saves crash-safe checkpoints with their random states (mmengine's
 interrupted run exactly; ``--resume`` without a path skips unreadable
 checkpoints. Checkpoints load with ``weights_only=True``
 (:func:`mmhornet.checkpoint.patch_checkpoint_loading`), and distributed runs
-and ``--amp`` work on CPUs too (:mod:`mmhornet.engine.cpu`). The total batch
-(GPUs x batch x accumulation) and the lr are logged as training starts;
-``--total-batch`` keeps a total batch on any number of GPUs and
-``--auto-scale-lr`` counts the accumulation
-(:mod:`mmhornet.engine.total_batch`).
+and ``--amp`` work on CPUs too (:func:`mmhornet.engine.launch_runner`,
+:class:`mmhornet.engine.AmpOptimWrapper`). The total batch (GPUs x batch x
+accumulation) and the lr are logged as training starts; ``--total-batch``
+keeps a total batch on any number of GPUs and ``--auto-scale-lr`` counts the
+accumulation (:mod:`mmhornet.engine.runners.total_batch`).
 """
 import argparse
 import logging
@@ -24,13 +24,11 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.device import get_device
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmhornet.checkpoint import patch_checkpoint_loading
 from mmhornet.engine import (apply_total_batch, enable_safe_checkpoints,
-                             find_resumable_checkpoint, log_total_batch,
-                             setup_launcher, teardown_launcher)
+                             find_resumable_checkpoint, launch_runner,
+                             log_total_batch)
 from mmhornet.utils import (check_data_roots, load_config,
                             warn_if_bfloat16_emulated)
 
@@ -134,18 +132,9 @@ def main() -> None:
     resolve_auto_resume(cfg)
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     total_batch = apply_total_batch(cfg, args.total_batch, args.auto_scale_lr)
-    setup_launcher(cfg)
-    failed = True
-    try:
-        if 'runner_type' not in cfg:
-            runner = Runner.from_cfg(cfg)
-        else:
-            runner = RUNNERS.build(cfg)
+    with launch_runner(cfg) as runner:
         log_total_batch(total_batch, runner)
         runner.train()
-        failed = False
-    finally:
-        teardown_launcher(failed)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 
 from mmhornet.engine import setup_launcher
-from mmhornet.engine.cpu import _has_accelerator
+from mmhornet.engine.optimizers.amp_optim_wrapper import _has_accelerator
 from mmhornet.registry import OPTIM_WRAPPERS
 
 
@@ -19,7 +19,7 @@ def test_amp_optim_wrapper_uses_bfloat16_autocast_on_cpu():
         dict(
             type='AmpOptimWrapper',
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
-    assert wrapper.loss_scaler is None  # this machine has no GPU
+    assert not wrapper.loss_scaler.is_enabled()  # no GPU; bf16: no scaling
     with wrapper.optim_context(model):
         assert torch.is_autocast_enabled('cpu')
         out = model(torch.randn(3, 4))
@@ -28,6 +28,7 @@ def test_amp_optim_wrapper_uses_bfloat16_autocast_on_cpu():
     wrapper.update_params(out.float().square().mean())
     assert not torch.equal(before, model.weight)
     state = wrapper.state_dict()
+    assert 'loss_scaler' not in state  # a disabled scaler has no state
     wrapper.load_state_dict(dict(state, loss_scaler={'scale': 1.0}))
     with pytest.raises(ValueError, match='bfloat16 and float16'):
         OPTIM_WRAPPERS.build(

@@ -19,7 +19,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmhornet.engine.cpu import _has_accelerator
+from mmhornet.engine.optimizers.amp_optim_wrapper import _has_accelerator
 from ..test_det.tiny_config import TINY_ARCH, tiny_config
 from .conftest import gpu_check
 

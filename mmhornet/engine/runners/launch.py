@@ -1,43 +1,34 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
-"""What it takes to run OpenMMLab 2.0 on machines without a GPU.
+"""A run's launch and teardown, the same for ``tools/train.py`` and
+``tools/test.py``: :func:`launch_runner` builds the config's runner and
+ends the distributed run after it, whether it completed or failed.
 
-mmengine 0.10.7 assumes an accelerator in two places, and this module is
-where mmhornet makes the same configs and tools run on CPUs too; on a GPU
-(or any accelerator mmengine knows) it changes nothing.
-
-* **Distributed runs** (torchrun or Slurm, gloo): mmengine defaults to the
-  nccl backend, calls ``torch.cuda.set_device`` while initialising the
-  process group, wraps the model in DDP with ``device_ids=[LOCAL_RANK]``
-  and keeps SyncBN, none of which runs on a CPU. The tools call
-  :func:`setup_launcher` before building the runner and
-  :func:`teardown_launcher` when the run ends.
-* **Mixed precision** (``--amp``): mmengine's ``AmpOptimWrapper`` refuses
-  to start without an accelerator; :class:`AmpOptimWrapper` runs bfloat16
-  autocast there, or float16 autocast with a CPU loss scaler.
+Distributed runs (torchrun or Slurm) also work on CPUs, with gloo: mmengine
+0.10.7 defaults to the nccl backend, calls ``torch.cuda.set_device`` while
+initialising the process group, wraps the model in DDP with
+``device_ids=[LOCAL_RANK]`` and keeps SyncBN, none of which runs on a CPU
+(:func:`setup_launcher`). On a GPU (or any accelerator mmengine knows)
+nothing is changed.
 """
 import contextlib
 import logging
 import os
-from typing import Any, Iterator, Optional, Union
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
-from mmengine.device import (get_device, is_cuda_available, is_mlu_available,
-                             is_musa_available, is_npu_available)
+from mmengine.device import get_device
 from mmengine.dist import init_dist, is_distributed
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
-from mmengine.optim import AmpOptimWrapper as _AmpOptimWrapper
-from mmengine.optim import OptimWrapper
-from mmengine.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS, RUNNERS
+from mmengine.runner import Runner
 from mmengine.utils.dl_utils import set_multi_processing
 from torch.nn.parallel import DistributedDataParallel
 
-from mmhornet.registry import OPTIM_WRAPPERS
-
 __all__ = [
-    'AmpOptimWrapper', 'cpu_threads_per_process', 'replace_sync_bn',
+    'cpu_threads_per_process', 'launch_runner', 'replace_sync_bn',
     'setup_launcher', 'teardown_launcher'
 ]
 
@@ -143,7 +134,8 @@ def setup_launcher(cfg: Config) -> None:
     - replaces SyncBN by BN in ``cfg.model`` and drops ``cfg.sync_bn``;
     - sets the intra-op thread count (see :func:`cpu_threads_per_process`).
 
-    Call :func:`teardown_launcher` when the run ends.
+    :func:`launch_runner` calls it, and :func:`teardown_launcher` when the
+    run ends.
 
     Args:
         cfg (Config): The full config, with ``launcher`` already merged.
@@ -197,116 +189,28 @@ def teardown_launcher(failed: bool = False) -> None:
     torch_dist.destroy_process_group()
 
 
-def _has_accelerator() -> bool:
-    return (is_cuda_available() or is_npu_available() or is_mlu_available()
-            or is_musa_available())
-
-
-def _cpu_grad_scaler(loss_scale: Union[str, float, dict]):
-    """A CPU GradScaler from ``loss_scale`` as mmengine reads it."""
-    if loss_scale == 'dynamic':
-        return torch.amp.GradScaler('cpu')
-    if isinstance(loss_scale, float):
-        return torch.amp.GradScaler('cpu', init_scale=loss_scale)
-    if isinstance(loss_scale, dict):
-        return torch.amp.GradScaler('cpu', **loss_scale)
-    raise TypeError("loss_scale must be 'dynamic', a float or a dict of "
-                    f'GradScaler arguments, got {loss_scale!r}')
-
-
 @contextlib.contextmanager
-def _float32_cpu_nms() -> Iterator[None]:
-    """Inside the block, mmcv's NMS takes float16 CPU boxes as float32.
+def launch_runner(cfg: Config) -> Iterator[Runner]:
+    """Launch the run of ``cfg`` and build its runner (``runner_type`` or
+    mmengine's ``Runner``); the distributed run ends with the block.
 
-    Its CPU kernel has no float16 version, and under CPU float16 autocast a
-    detector's proposals are float16; NMS returns indices only, so nothing
-    downstream changes type.
-    """
-    from mmcv.ops.nms import NMSop
-    forward = NMSop.forward
-
-    def float32_forward(ctx, bboxes, scores, *args):
-        if bboxes.device.type == 'cpu' and bboxes.dtype == torch.float16:
-            bboxes, scores = bboxes.float(), scores.float()
-        return forward(ctx, bboxes, scores, *args)
-
-    NMSop.forward = staticmethod(float32_forward)
-    try:
-        yield
-    finally:
-        NMSop.forward = staticmethod(forward)
-
-
-@OPTIM_WRAPPERS.register_module()
-class AmpOptimWrapper(_AmpOptimWrapper):
-    """Mixed-precision optimizer wrapper that also runs on a CPU-only host.
-
-    On GPU (or NPU/MLU/MUSA) it is mmengine's ``AmpOptimWrapper``. On CPU,
-    where that class refuses to start, the forward pass runs under
-    ``torch.autocast('cpu', dtype)``: bfloat16 (the default) without loss
-    scaling, as bfloat16 has float32's exponent range and gradients do not
-    underflow; float16 with ``torch.amp.GradScaler('cpu')``, which
-    ``loss_scale`` configures as on a GPU.
+    Example:
+        >>> with launch_runner(cfg) as runner:
+        ...     runner.train()
 
     Args:
-        loss_scale (str | float | dict): ``'dynamic'``, a static scale or
-            the GradScaler's arguments; unused by CPU bfloat16. Defaults to
-            'dynamic'.
-        dtype (str | torch.dtype, optional): Autocast dtype. On CPU
-            ``bfloat16`` (if None) or ``float16``.
-        **kwargs: Arguments of :class:`mmengine.optim.OptimWrapper`.
+        cfg (Config): The full config, with ``launcher`` already merged.
+
+    Yields:
+        Runner: The runner built from ``cfg``.
     """
-
-    def __init__(self,
-                 loss_scale: Union[str, float, dict] = 'dynamic',
-                 dtype: Optional[Union[str, torch.dtype]] = None,
-                 **kwargs) -> None:
-        if _has_accelerator():
-            super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
-            return
-        OptimWrapper.__init__(self, **kwargs)
-        if isinstance(dtype, str):
-            dtype = getattr(torch, dtype, dtype)
-        if dtype not in (None, torch.bfloat16, torch.float16):
-            raise ValueError('Mixed precision on CPU supports bfloat16 and '
-                             f'float16, got dtype={dtype!r}')
-        self.cast_dtype = dtype or torch.bfloat16
-        self.loss_scaler = None
-        self._scale_update_param = None
-        if self.cast_dtype == torch.float16:
-            self.loss_scaler = _cpu_grad_scaler(loss_scale)
-            if isinstance(loss_scale, float):
-                self._scale_update_param = loss_scale
-
-    @contextlib.contextmanager
-    def optim_context(self, model: torch.nn.Module) -> Iterator[None]:
-        """mmengine's context, with CPU autocast in ``cast_dtype`` on a
-        CPU-only host (mmengine's autocast takes only bfloat16 there)."""
-        if _has_accelerator():
-            with super().optim_context(model):
-                yield
-            return
-        with OptimWrapper.optim_context(self, model), torch.autocast(
-                'cpu', dtype=self.cast_dtype), _float32_cpu_nms():
-            yield
-
-    def backward(self, loss: torch.Tensor, **kwargs) -> None:
-        if self.loss_scaler is None:
-            return OptimWrapper.backward(self, loss, **kwargs)
-        return super().backward(loss, **kwargs)
-
-    def step(self, **kwargs) -> None:
-        if self.loss_scaler is None:
-            return OptimWrapper.step(self, **kwargs)
-        return super().step(**kwargs)
-
-    def state_dict(self) -> dict:
-        if self.loss_scaler is None:
-            return OptimWrapper.state_dict(self)
-        return super().state_dict()
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        if self.loss_scaler is None:
-            state_dict.pop('loss_scaler', None)  # saved by a GPU run
-            return OptimWrapper.load_state_dict(self, state_dict)
-        return super().load_state_dict(state_dict)
+    setup_launcher(cfg)
+    failed = True
+    try:
+        if 'runner_type' in cfg:
+            yield RUNNERS.build(cfg)
+        else:
+            yield Runner.from_cfg(cfg)
+        failed = False
+    finally:
+        teardown_launcher(failed)

@@ -37,23 +37,13 @@ _TEMP_SUFFIX = '.tmp'
 _TEMP_PATTERN = re.compile(r'^\..+\.\d+\.tmp$')
 
 
-def _fsync_dir(folder: str) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def _fsync(path: str) -> None:
+    """Flush a file's or a folder's content to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _commit(temp: str, path: str) -> None:
-    """Flush ``temp`` to disk and rename it to ``path`` (atomically)."""
-    fd = os.open(temp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
 
 
 def _temp_name(path: str) -> str:
@@ -74,7 +64,9 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
     temp = _temp_name(path)
     try:
         write(temp)
-        _commit(temp, path)
+        _fsync(temp)
+        os.replace(temp, path)  # atomic on POSIX file systems
+        _fsync(osp.dirname(osp.abspath(path)))
     finally:
         if osp.exists(temp):
             os.remove(temp)
@@ -221,20 +213,15 @@ class AtomicCheckpointHook(CheckpointHook):
 
 
 def _atomic_save(save: Callable) -> Callable:
-    """Wrap ``Runner.save_checkpoint`` (a bound method) to write through a
-    temporary file that is committed by a rename."""
+    """Wrap ``Runner.save_checkpoint`` (a bound method) to write through
+    :func:`atomic_write`."""
 
     def save_checkpoint(out_dir: str, filename: str, *args, **kwargs):
         if not is_main_process():  # Runner.save_checkpoint is master-only
             return save(out_dir, filename, *args, **kwargs)
-        path = osp.join(out_dir, filename)
-        temp = _temp_name(path)
-        try:
-            save(osp.dirname(temp), osp.basename(temp), *args, **kwargs)
-            _commit(temp, path)
-        finally:
-            if osp.exists(temp):
-                os.remove(temp)
+        atomic_write(
+            osp.join(out_dir, filename), lambda temp: save(
+                osp.dirname(temp), osp.basename(temp), *args, **kwargs))
 
     return save_checkpoint
 
@@ -250,8 +237,8 @@ def enable_safe_checkpoints(cfg: Config) -> None:
 
     mmengine's ``CheckpointHook`` in ``default_hooks.checkpoint`` becomes
     :class:`AtomicCheckpointHook` (same arguments), and a
-    :class:`~mmhornet.engine.RandomStateHook` is added to ``custom_hooks``
-    unless there is one. A checkpoint hook of another type is kept, with a
+    :class:`RandomStateHook` is added to ``custom_hooks`` unless there is
+    one. A checkpoint hook of another type is kept, with a
     warning that its files are not written atomically.
 
     Args:

@@ -7,6 +7,8 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 
 from mmhornet.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
+__all__ = ['LayerDecayOptimWrapperConstructor']
+
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
