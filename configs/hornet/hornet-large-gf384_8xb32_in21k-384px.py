@@ -12,3 +12,15 @@ train_dataloader = dict(
         dict(t, scale=384) if t.type == 'RandomResizedCrop' else t
         for t in _base_.train_dataloader.dataset.pipeline
     ]))
+# No test data on ImageNet-22k; the test pipeline is the official 384-px
+# evaluation (a warp to 384x384, no crop), the size at which
+# inference_model and the export tools run this model.
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='Resize',
+        scale=(384, 384),
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='PackInputs'),
+]

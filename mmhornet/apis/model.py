@@ -265,6 +265,24 @@ def _predict_dense(model: BaseModel, scope: str, inputs: Any,
     return result
 
 
+def _classify(model: BaseModel, inputs: Any, **kwargs) -> dict:
+    """mmpretrain's inferencer on one input. A config without test data
+    (the ImageNet-22k ones) is run with its ``test_pipeline``."""
+    from mmpretrain.apis import ImageClassificationInferencer
+
+    class Inferencer(ImageClassificationInferencer):
+
+        def _init_pipeline(self, cfg: Config):
+            if cfg.get('test_dataloader') is None:
+                cfg = Config(
+                    dict(
+                        test_dataloader=dict(
+                            dataset=dict(pipeline=cfg.test_pipeline))))
+            return super()._init_pipeline(cfg)
+
+    return Inferencer(model)(inputs, **kwargs)[0]
+
+
 def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
     """Run a model on one input, e.g. an image path or array.
 
@@ -303,8 +321,7 @@ def inference_model(model: ModelType, inputs: Any, **kwargs) -> Any:
     if scope in TOOLBOXES:
         import_toolbox(scope, 'inference_model')
     if scope == 'mmpretrain':
-        from mmpretrain.apis import ImageClassificationInferencer
-        return ImageClassificationInferencer(model)(inputs, **kwargs)[0]
+        return _classify(model, inputs, **kwargs)
     if scope in ('mmdet', 'mmseg'):
         show_dir = kwargs.pop('show_dir', None)
         if kwargs:

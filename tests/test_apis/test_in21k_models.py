@@ -14,9 +14,11 @@ import torch
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
-from mmhornet.apis import ModelHub, get_complexity, get_model, list_models
+from mmhornet.apis import (ModelHub, get_complexity, get_model,
+                           inference_model, list_models)
 from mmhornet.models import HorNet
 from mmhornet.models.layers import plain_forward
+from ..conftest import REPO_ROOT
 from ..test_checkpoint.test_verified_download import (  # noqa: F401 (fixtures)
     _serve, server, torch_home)
 from ..test_engine.test_pretrained_init import (BASE_DIM, narrow,
@@ -53,6 +55,22 @@ def test_index_lists_the_22k_models_with_their_configs():
         assert osp.basename(model.config) == config
         net = get_model(name, **narrowed(arch))
         assert net.head.fc.out_features == 21841
+
+
+@pytest.mark.parametrize('name', sorted(IN21K))
+def test_inference_runs_at_the_test_size(name):
+    """The 22k configs have no test data: inference_model runs them with
+    their test pipeline, at 224 px, and the 384-px model at 384 px."""
+    arch = IN21K[name][0]
+    model = get_model(name, pretrained=False, **narrowed(arch))
+    inputs = []
+    model.backbone.register_forward_hook(
+        lambda module, args, out: inputs.append(tuple(args[0].shape)))
+    result = inference_model(model, osp.join(REPO_ROOT, 'demo', 'cat.jpg'))
+    size = 384 if arch.endswith('384') else 224
+    assert inputs == [(1, 3, size, size)]
+    assert result['pred_scores'].shape == (21841, )
+    assert 0 <= result['pred_label'] < 21841
 
 
 @pytest.mark.parametrize('name', sorted(IN21K))

@@ -241,6 +241,7 @@ def test_opset_is_honoured(tmp_path):
 @pytest.mark.parametrize('config, shape', [
     ('hornet/hornet-tiny_8xb128_in1k.py', (224, 224)),
     ('hornet/hornet-large-gf384_in21k-pre_8xb16_in1k-384px.py', (384, 384)),
+    ('hornet/hornet-large-gf384_8xb32_in21k-384px.py', (384, 384)),
     ('upernet/upernet_hornet-l_8xb2-160k_ade20k-640x640.py', (640, 640)),
     ('mask_rcnn/mask-rcnn_hornet-t_fpn_1x_coco.py', None),
 ])
