@@ -15,6 +15,20 @@ TEST_CONFIG = osp.join(REPO_ROOT, 'tests', 'data',
 CLASSES = ('red', 'green', 'blue')
 
 
+def tiny_hornet_arch(*gf_sizes) -> dict:
+    """A four-stage HorNet arch for CPU tests, 8 channels wide and one block
+    a stage: 7x7 depth-wise stages, then a global filter for each
+    ``(h, w)`` of ``gf_sizes`` (the spectrum of the last stages' maps)."""
+    mixers = [dict(type='GF', h=h, w=w) for h, w in gf_sizes]
+    return dict(
+        base_dim=8,
+        depths=[1, 1, 1, 1],
+        orders=[2, 2, 3, 3],
+        dw_cfg=[
+            dict(type='DW', kernel_size=7) for _ in range(4 - len(mixers))
+        ] + mixers)
+
+
 def make_image_folder(root: str, per_class: int, seed: int) -> None:
     """Write an ImageNet-style folder (one sub-folder per class) of noisy
     40x40 images whose dominant colour is their class."""

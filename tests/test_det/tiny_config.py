@@ -5,20 +5,11 @@ from typing import Any
 
 from mmengine.config import Config
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, tiny_hornet_arch
 from .conftest import CLASSES
 
 CHANNELS = 32
-TINY_ARCH = dict(
-    base_dim=8,
-    depths=[1, 1, 1, 1],
-    orders=[2, 2, 3, 3],
-    dw_cfg=[
-        dict(type='DW', kernel_size=7),
-        dict(type='DW', kernel_size=7),
-        dict(type='GF', h=4, w=3),
-        dict(type='GF', h=2, w=2)
-    ])
+TINY_ARCH = tiny_hornet_arch((4, 3), (2, 2))
 
 
 def _scale_sizes(node: Any) -> Any:

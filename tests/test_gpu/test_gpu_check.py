@@ -5,22 +5,13 @@ import onnx
 import pytest
 import torch
 
-from ..conftest import TEST_CONFIG, run_tool
+from ..conftest import TEST_CONFIG, run_tool, tiny_hornet_arch
 from .conftest import gpu_check
 
 CUDA = torch.cuda.is_available()
 #: The tiny arch of the CPU tests: 7x7 stages, then a global filter on the
 #: stage-3 map (32 px input: 2x2 map, 2x2 spectrum).
-TINY_GF = dict(
-    base_dim=8,
-    depths=[1, 1, 1, 1],
-    orders=[2, 2, 3, 3],
-    dw_cfg=[
-        dict(type='DW', kernel_size=7),
-        dict(type='DW', kernel_size=7),
-        dict(type='GF', h=2, w=2),
-        dict(type='GF', h=1, w=1)
-    ])
+TINY_GF = tiny_hornet_arch((2, 2), (1, 1))
 
 
 def fake_results():
