@@ -46,7 +46,8 @@ if [ "$(cat "$key_file" 2>/dev/null)" != "mmcv-$mmcv_version-$MMCV_BUILD_KEY" ] 
             eval "$toolkit"
         fi
         echo "[install] building mmcv $mmcv_version ($MMCV_BUILD_KEY; CPU only:" \
-             "5-12 minutes on 2 cores, with CUDA much longer; cached in $wheel_dir)"
+             "5-12 minutes on 2 cores; with CUDA, about 45 minutes for one GPU"\
+             "architecture on 2 cores; cached in $wheel_dir)"
         mkdir -p "$wheel_dir"
         MMCV_WITH_OPS=1 FORCE_CUDA=$MMCV_FORCE_CUDA \
             TORCH_CUDA_ARCH_LIST=$MMCV_ARCH_LIST MAX_JOBS=${MAX_JOBS:-2} \
