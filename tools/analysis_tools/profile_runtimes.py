@@ -52,6 +52,9 @@ MATRIX_OPS = frozenset({
     'Conv (depth-wise)'
 })
 DEPTHWISE = 'Conv (depth-wise)'
+#: Pause before each timed run: the runtimes' worker threads spin for a
+#: while after a run and would take the cores from the next graph.
+PAUSE_S = 0.02
 
 
 def parse_args() -> argparse.Namespace:
@@ -106,6 +109,7 @@ def time_graphs(files: Dict[str,
     for repeat in range(args.repeats):
         shift = repeat % len(order)
         for key in order[shift:] + order[:shift]:
+            time.sleep(PAUSE_S)  # lets the last graph's threads go idle
             start = time.perf_counter()
             runners[key](images)
             seconds[key].append(time.perf_counter() - start)
@@ -124,28 +128,39 @@ def op_type(event: dict) -> str:
     return name
 
 
-def onnxruntime_profile(onnx_file: str, images: np.ndarray,
-                        args: argparse.Namespace, folder: str) -> dict:
-    """Node time (ms per run) by op type, each node's median over
-    ``--profile-runs`` profiled runs after the warm-up; the median wall
-    time of those runs; the depth-wise convolutions' node times by (input
-    shape, taps)."""
+def onnxruntime_profiles(files: Dict[str, str], images: np.ndarray,
+                         args: argparse.Namespace, folder: str) -> dict:
+    """Both sides profiled in onnxruntime, run by run in turn: see
+    :func:`summarize_events`."""
     ort = import_onnxruntime()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads or torch.get_num_threads()
-    options.enable_profiling = True
-    options.profile_file_prefix = osp.join(folder, 'ort_profile')
-    session = ort.InferenceSession(
-        onnx_file, options, providers=['CPUExecutionProvider'])
-    name = session.get_inputs()[0].name
+    sessions = {}
+    for side in SIDES:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.threads or torch.get_num_threads()
+        options.enable_profiling = True
+        options.profile_file_prefix = osp.join(folder, f'ort_{side}')
+        sessions[side] = ort.InferenceSession(
+            files[side], options, providers=['CPUExecutionProvider'])
     for _ in range(args.warmup + args.profile_runs):
-        session.run(None, {name: images})
-    with open(session.end_profiling()) as f:
-        events = json.load(f)
+        for session in sessions.values():
+            time.sleep(PAUSE_S)
+            session.run(None, {session.get_inputs()[0].name: images})
+    profiles = {}
+    for side, session in sessions.items():
+        with open(session.end_profiling()) as f:
+            profiles[side] = summarize_events(json.load(f), args.warmup)
+    return profiles
+
+
+def summarize_events(events: list, warmup: int) -> dict:
+    """From onnxruntime's profile: node time (ms per run) by op type, each
+    node's median over the runs after ``warmup``; the median wall time of
+    those runs; the depth-wise convolutions' node times by (input shape,
+    taps)."""
     runs = [
         e for e in events
         if e.get('cat') == 'Session' and e['name'] == 'model_run'
-    ][args.warmup:]
+    ][warmup:]
     nodes: Dict[str, list] = collections.defaultdict(list)
     kinds = {}
     for e in events:
@@ -168,30 +183,36 @@ def onnxruntime_profile(onnx_file: str, images: np.ndarray,
     return dict(by_type=dict(by_type), wall_ms=wall, depthwise=depthwise)
 
 
-def openvino_profile(onnx_file: str, images: np.ndarray,
-                     args: argparse.Namespace) -> Dict[Tuple[str, str], list]:
-    """Time (ms per run; each layer's median over ``--profile-runs`` runs)
-    and count of OpenVINO's executed layers by (layer type, kernel), from
-    its performance counters."""
-    compiled = OpenVINORunner(onnx_file, args.threads).compile(
-        images.shape, perf_counters=True)
-    request = compiled.create_infer_request()
-    for _ in range(args.warmup):
-        request.infer({0: images})
-    times: Dict[str, list] = collections.defaultdict(list)
+def openvino_profiles(files: Dict[str, str], images: np.ndarray,
+                      args: argparse.Namespace, sides: list) -> dict:
+    """Per side: time (ms per run; each layer's median over
+    ``--profile-runs`` runs, the sides run in turn) and count of
+    OpenVINO's executed layers by (layer type, kernel), from its
+    performance counters."""
+    requests = {
+        side:
+        OpenVINORunner(files[side], args.threads).compile(
+            images.shape, perf_counters=True).create_infer_request()
+        for side in sides
+    }
+    times = {side: collections.defaultdict(list) for side in sides}
     kinds = {}
-    for _ in range(args.profile_runs):
-        request.infer({0: images})
-        for info in request.get_profiling_info():
-            if info.status == info.Status.EXECUTED:
-                times[info.node_name].append(info.real_time.total_seconds() *
-                                             1e3)
-                kinds[info.node_name] = (info.node_type, info.exec_type)
-    layers: Dict[Tuple[str, str], list] = {}
-    for node, ms in times.items():
-        entry = layers.setdefault(kinds[node], [0., 0])
-        entry[0] += statistics.median(ms)
-        entry[1] += 1
+    for run in range(args.warmup + args.profile_runs):
+        for side, request in requests.items():
+            time.sleep(PAUSE_S)
+            request.infer({0: images})
+            for info in request.get_profiling_info():
+                if run >= args.warmup and info.status == info.Status.EXECUTED:
+                    times[side][info.node_name].append(
+                        info.real_time.total_seconds() * 1e3)
+                    kinds[(side, info.node_name)] = (info.node_type,
+                                                     info.exec_type)
+    layers = {side: {} for side in sides}
+    for side in sides:
+        for node, ms in times[side].items():
+            entry = layers[side].setdefault(kinds[(side, node)], [0., 0])
+            entry[0] += statistics.median(ms)
+            entry[1] += 1
     return layers
 
 
@@ -307,25 +328,22 @@ def main() -> None:
             failures: Dict[tuple, str] = {}
             medians = print_timings(
                 time_graphs(files, images, args, failures), batch, failures)
-            profiles = {
-                side: onnxruntime_profile(files[side], images, args, scratch)
-                for side in SIDES
-            }
+            profiles = onnxruntime_profiles(files, images, args, scratch)
             print(f'onnxruntime node time per run (batch {batch}; each '
                   f'node the median of {args.profile_runs} profiled runs):')
             print_op_table(profiles)
             print_bound(medians, profiles)
             print(f'OpenVINO layers per run (batch {batch}):')
+            ran = [s for s in SIDES if (s, 'openvino') not in failures]
+            layers = openvino_profiles(files, images, args, ran)
             for side in SIDES:
-                if (side, 'openvino') in failures:
+                if side not in ran:
                     print(f'  {side}: not run')
                     continue
-                layers = openvino_profile(files[side], images, args)
-                total = sum(v[0] for v in layers.values())
-                print(f'  {side}: {total:.2f} ms in counters; ' +
-                      ', '.join(f'{t}/{e} x{n} {ms:.2f}'
-                                for (t, e), (ms, n) in sorted(
-                                    layers.items(), key=lambda kv: -kv[1][0])))
+                total = sum(v[0] for v in layers[side].values())
+                print(f'  {side}: {total:.2f} ms in counters; ' + ', '.join(
+                    f'{t}/{e} x{n} {ms:.2f}' for (t, e), (ms, n) in sorted(
+                        layers[side].items(), key=lambda kv: -kv[1][0])))
             seconds = []
             peak(None)  # warm-up
             for _ in range(5):
