@@ -170,9 +170,12 @@ def summarize_events(events: list, warmup: int) -> dict:
             kinds[e['name']] = e
     by_type: Dict[str, float] = collections.defaultdict(float)
     depthwise: Dict[tuple, float] = collections.defaultdict(float)
+    dense_flop = 0
     for node, durations in nodes.items():
         kind, ms = op_type(kinds[node]), statistics.median(durations)
         by_type[kind] += ms
+        if kind in MATRIX_OPS and kind != DEPTHWISE:
+            dense_flop += product_flop(kinds[node])
         if kind == DEPTHWISE:
             shapes = [
                 list(s.values())[0]
@@ -180,7 +183,24 @@ def summarize_events(events: list, warmup: int) -> dict:
             ]
             depthwise[(tuple(shapes[0]), int(np.prod(shapes[1][2:])))] += ms
     wall = statistics.median(r['dur'] for r in runs) / 1e3
-    return dict(by_type=dict(by_type), wall_ms=wall, depthwise=depthwise)
+    return dict(
+        by_type=dict(by_type),
+        wall_ms=wall,
+        depthwise=depthwise,
+        dense_gflop=dense_flop / 1e9)
+
+
+def product_flop(event: dict) -> int:
+    """2 x the multiply-adds of a MatMul, Gemm or dense Conv node event:
+    each output element sums K products (the last input dim; a
+    convolution's input channels per group times its kernel size)."""
+    shapes = [list(s.values())[0] for s in event['args']['input_type_shape']]
+    output = list(event['args']['output_type_shape'][0].values())[0]
+    if event['args']['op_name'] in ('Conv', 'FusedConv'):
+        depth = int(np.prod(shapes[1][1:]))
+    else:
+        depth = shapes[0][-1]
+    return 2 * int(np.prod(output)) * depth
 
 
 def openvino_profiles(files: Dict[str, str], images: np.ndarray,
@@ -276,9 +296,11 @@ def print_timings(seconds: Dict[Tuple[str, str], list], batch: int,
     return medians
 
 
-def print_bound(medians: dict, profiles: Dict[str, dict]) -> None:
+def print_bound(medians: dict, profiles: Dict[str, dict],
+                peak_gflops: float) -> None:
     """The ratio mmhornet would reach with only its matrix products and
-    convolutions left, against mmpretrain's best measured path."""
+    convolutions left, against mmpretrain's best measured path; and with
+    its dense products at the matrix-product peak."""
     best = {
         side: min(ms for (s, _), ms in medians.items() if s == side)
         for side in SIDES
@@ -287,12 +309,17 @@ def print_bound(medians: dict, profiles: Dict[str, dict]) -> None:
     matrix = sum(v for k, v in ops.items() if k in MATRIX_OPS)
     dense = matrix - ops.get(DEPTHWISE, 0)
     peer = best['mmpretrain']
+    at_peak = profiles['mmhornet']['dense_gflop'] / peak_gflops * 1e3
     print(f'  best measured: mmhornet {best["mmhornet"]:.2f} ms, mmpretrain '
           f'{peer:.2f} ms: {peer / best["mmhornet"]:.3f}x\n'
           f'  bound, mmhornet with only its matrix products and '
           f'convolutions ({matrix:.2f} ms): {peer / matrix:.3f}x; '
           f'also without its depth-wise convolutions ({dense:.2f} ms): '
-          f'{peer / dense:.3f}x')
+          f'{peer / dense:.3f}x\n'
+          f'  dense products: {profiles["mmhornet"]["dense_gflop"]:.4g} '
+          f'GFLOP, {100 * at_peak / dense:.1f}% of the matrix-product peak '
+          f'({peak_gflops:.1f} GFLOP/s); at the peak, all else free: '
+          f'{peer / at_peak:.3f}x')
 
 
 def print_depthwise(depthwise: Dict[tuple, float], peak_gflops: float) -> None:
@@ -307,6 +334,18 @@ def print_depthwise(depthwise: Dict[tuple, float], peak_gflops: float) -> None:
         totals = [t + r for t, r in zip(totals, row)]
         print(f'| {shape} | ' + ' | '.join(f'{v:.3f}' for v in row) + ' |')
     print('| **all** | ' + ' | '.join(f'{v:.3f}' for v in totals) + ' |')
+
+
+def matrix_peak_gflops(peak: torch.nn.Module, runs: int = 5) -> float:
+    """GFLOP/s of ``benchmark.MatrixPeak``'s product, median of ``runs``
+    after one warm-up run."""
+    peak(None)
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        peak(None)
+        seconds.append(time.perf_counter() - start)
+    return benchmark.MatrixPeak.gflops(seconds)
 
 
 def main() -> None:
@@ -332,7 +371,8 @@ def main() -> None:
             print(f'onnxruntime node time per run (batch {batch}; each '
                   f'node the median of {args.profile_runs} profiled runs):')
             print_op_table(profiles)
-            print_bound(medians, profiles)
+            gflops = matrix_peak_gflops(peak)
+            print_bound(medians, profiles, gflops)
             print(f'OpenVINO layers per run (batch {batch}):')
             ran = [s for s in SIDES if (s, 'openvino') not in failures]
             layers = openvino_profiles(files, images, args, ran)
@@ -344,13 +384,6 @@ def main() -> None:
                 print(f'  {side}: {total:.2f} ms in counters; ' + ', '.join(
                     f'{t}/{e} x{n} {ms:.2f}' for (t, e), (ms, n) in sorted(
                         layers[side].items(), key=lambda kv: -kv[1][0])))
-            seconds = []
-            peak(None)  # warm-up
-            for _ in range(5):
-                start = time.perf_counter()
-                peak(None)
-                seconds.append(time.perf_counter() - start)
-            gflops = benchmark.MatrixPeak.gflops(seconds)
             print(f'depth-wise convolutions of mmhornet (batch {batch}; '
                   f'matrix-product peak {gflops:.1f} GFLOP/s):')
             print_depthwise(profiles['mmhornet']['depthwise'], gflops)
