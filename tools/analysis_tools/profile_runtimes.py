@@ -360,14 +360,23 @@ def main() -> None:
         os.makedirs(folder, exist_ok=True)
         files = export_sides(args, folder)
         peak = benchmark.MatrixPeak()
-        for batch in args.batch_sizes:
-            images = np.random.rand(batch, 3, *args.shape).astype(np.float32)
+        batches = {
+            batch: np.random.rand(batch, 3, *args.shape).astype(np.float32)
+            for batch in args.batch_sizes
+        }
+        # onnxruntime first: once OpenVINO has run in a process, its idle
+        # threads slow onnxruntime's nodes there (by about 10% at batch 1)
+        all_profiles = {
+            batch: onnxruntime_profiles(files, images, args, scratch)
+            for batch, images in batches.items()
+        }
+        for batch, images in batches.items():
             print(f'\nbatch {batch}: median of {args.repeats} interleaved '
                   f'runs after {args.warmup} warm-up runs')
             failures: Dict[tuple, str] = {}
             medians = print_timings(
                 time_graphs(files, images, args, failures), batch, failures)
-            profiles = onnxruntime_profiles(files, images, args, scratch)
+            profiles = all_profiles[batch]
             print(f'onnxruntime node time per run (batch {batch}; each '
                   f'node the median of {args.profile_runs} profiled runs):')
             print_op_table(profiles)
