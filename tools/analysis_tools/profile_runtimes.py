@@ -11,7 +11,9 @@ Both models are exported (``export_onnx``, dynamic batch, as
   per op type, a convolution with one input channel per group counted as
   depth-wise; and the bound it gives: mmpretrain's best measured time over
   mmhornet's time in matrix products and convolutions alone, i.e. the ratio
-  mmhornet would reach if every other op took no time;
+  mmhornet would reach if every other op took no time, and the share of
+  the matrix-product peak its dense products reach (onnxruntime is
+  profiled first, before OpenVINO has run in the process);
 * profiled in OpenVINO (``PERF_COUNT``): time per executed layer type and
   kernel (``exec_type``);
 * the depth-wise convolutions' time set against two bounds: copying their
