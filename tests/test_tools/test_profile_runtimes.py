@@ -54,8 +54,8 @@ def test_profile_runtimes_tables_and_bound():
     assert best, out
     ours, peer, ratio, ours_matrix, bound = map(float, best.groups())
     assert ours_matrix == pytest.approx(matrix[0], abs=0.006)
-    assert ratio == pytest.approx(peer / ours, rel=0.02)
-    assert bound == pytest.approx(peer / ours_matrix, rel=0.02)
+    assert ratio == pytest.approx(peer / ours, rel=0.03)  # 2-decimal ms
+    assert bound == pytest.approx(peer / ours_matrix, rel=0.03)
     dense = re.search(
         r'also without its depth-wise convolutions \(([\d.]+) ms\): [\d.]+x'
         r'\n  dense products: ([\d.e+-]+) GFLOP, ([\d.]+)% of the '
@@ -65,7 +65,9 @@ def test_profile_runtimes_tables_and_bound():
     dense_ms, gflop, share, peak, at_peak = map(float, dense.groups())
     assert 0 < dense_ms < ours_matrix
     at_peak_ms = 1e3 * gflop / peak
-    assert share == pytest.approx(100 * at_peak_ms / dense_ms, rel=0.02)
+    # printed with one decimal
+    assert share == pytest.approx(
+        100 * at_peak_ms / dense_ms, rel=0.02, abs=0.05)
     assert at_peak == pytest.approx(peer / at_peak_ms, rel=0.02)
     assert re.search(r'  mmhornet: [\d.]+ ms in counters; FullyConnected/',
                      out), out
