@@ -65,10 +65,11 @@ def test_profile_runtimes_tables_and_bound():
     dense_ms, gflop, share, peak, at_peak = map(float, dense.groups())
     assert 0 < dense_ms < ours_matrix
     at_peak_ms = 1e3 * gflop / peak
-    # printed with one decimal
+    # from printed values: the share has one decimal, the times two (a
+    # few 0.01 ms on this tiny model), so allow a few per cent
     assert share == pytest.approx(
-        100 * at_peak_ms / dense_ms, rel=0.02, abs=0.05)
-    assert at_peak == pytest.approx(peer / at_peak_ms, rel=0.02)
+        100 * at_peak_ms / dense_ms, rel=0.05, abs=0.1)
+    assert at_peak == pytest.approx(peer / at_peak_ms, rel=0.05)
     assert re.search(r'  mmhornet: [\d.]+ ms in counters; FullyConnected/',
                      out), out
     dw = table_rows(out.split('depth-wise convolutions of mmhornet')[1])

@@ -50,6 +50,10 @@ from mmhornet.utils import warn_if_bfloat16_emulated
 #: What ``--paths`` can time: PyTorch eager, compiled (inductor, frozen)
 #: and the ONNX export in a runtime.
 PATHS = ('eager', 'compiled', 'onnxruntime', 'openvino')
+#: Pause before each timed CPU run: the worker threads of PyTorch, onnxruntime
+#: and OpenVINO spin for a while after a run and would take the cores from
+#: the next model of an interleaved run.
+CPU_PAUSE_S = 0.02
 
 
 def parse_args() -> argparse.Namespace:
@@ -337,6 +341,8 @@ def benchmark(models: Dict[str, nn.Module],
         for name in order[shift:] + order[:shift]:
             step = steps[name]
             synchronize(device)
+            if device.type == 'cpu':
+                time.sleep(CPU_PAUSE_S)
             start = time.perf_counter()
             step()
             synchronize(device)

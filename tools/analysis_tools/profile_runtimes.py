@@ -54,9 +54,6 @@ MATRIX_OPS = frozenset({
     'Conv (depth-wise)'
 })
 DEPTHWISE = 'Conv (depth-wise)'
-#: Pause before each timed run: the runtimes' worker threads spin for a
-#: while after a run and would take the cores from the next graph.
-PAUSE_S = 0.02
 
 
 def parse_args() -> argparse.Namespace:
@@ -111,7 +108,7 @@ def time_graphs(files: Dict[str,
     for repeat in range(args.repeats):
         shift = repeat % len(order)
         for key in order[shift:] + order[:shift]:
-            time.sleep(PAUSE_S)  # lets the last graph's threads go idle
+            time.sleep(benchmark.CPU_PAUSE_S)
             start = time.perf_counter()
             runners[key](images)
             seconds[key].append(time.perf_counter() - start)
@@ -145,7 +142,7 @@ def onnxruntime_profiles(files: Dict[str, str], images: np.ndarray,
             files[side], options, providers=['CPUExecutionProvider'])
     for _ in range(args.warmup + args.profile_runs):
         for session in sessions.values():
-            time.sleep(PAUSE_S)
+            time.sleep(benchmark.CPU_PAUSE_S)
             session.run(None, {session.get_inputs()[0].name: images})
     profiles = {}
     for side, session in sessions.items():
@@ -221,7 +218,7 @@ def openvino_profiles(files: Dict[str, str], images: np.ndarray,
     kinds = {}
     for run in range(args.warmup + args.profile_runs):
         for side, request in requests.items():
-            time.sleep(PAUSE_S)
+            time.sleep(benchmark.CPU_PAUSE_S)
             request.infer({0: images})
             for info in request.get_profiling_info():
                 if run >= args.warmup and info.status == info.Status.EXECUTED:
