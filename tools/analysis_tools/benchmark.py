@@ -38,7 +38,7 @@ import statistics
 import tempfile
 import time
 from contextlib import nullcontext
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -294,6 +294,29 @@ def autocast_dtype(args: argparse.Namespace) -> Optional[torch.dtype]:
     return getattr(torch, args.amp_dtype)
 
 
+def interleaved_seconds(steps: Dict[Any, Callable[[], None]], repeats: int,
+                        device: torch.device) -> Dict[Any, List[float]]:
+    """Seconds of ``repeats`` runs of each step, the steps run in turn.
+
+    Each repeat starts one step later, so that a change of the machine's
+    load during a repeat does not always hit the same step; on a CPU each
+    run starts after :data:`CPU_PAUSE_S`.
+    """
+    order = list(steps)
+    seconds: Dict[Any, List[float]] = {name: [] for name in order}
+    for repeat in range(repeats):
+        shift = repeat % max(len(order), 1)
+        for name in order[shift:] + order[:shift]:
+            synchronize(device)
+            if device.type == 'cpu':
+                time.sleep(CPU_PAUSE_S)
+            start = time.perf_counter()
+            steps[name]()
+            synchronize(device)
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
+
+
 def benchmark(models: Dict[str, nn.Module],
               mode: str,
               batch_size: int,
@@ -317,7 +340,6 @@ def benchmark(models: Dict[str, nn.Module],
         name: make_step(model, mode, images, autocast)
         for name, model in models.items()
     }
-    times: Dict[str, List[float]] = {name: [] for name in models}
     memory = {}
     for name, step in list(steps.items()):
         if device.type == 'cuda':
@@ -329,24 +351,11 @@ def benchmark(models: Dict[str, nn.Module],
             if failures is None:
                 raise
             failures[name] = error_summary(error)
-            del steps[name], times[name]
+            del steps[name]
             continue
         synchronize(device)
         memory[name] = peak_memory_mb(device)
-    order = list(steps)
-    for repeat in range(args.repeats):
-        # each repeat starts one model later, so that a change of the
-        # machine's load during a repeat does not always hit the same model
-        shift = repeat % max(len(order), 1)
-        for name in order[shift:] + order[:shift]:
-            step = steps[name]
-            synchronize(device)
-            if device.type == 'cpu':
-                time.sleep(CPU_PAUSE_S)
-            start = time.perf_counter()
-            step()
-            synchronize(device)
-            times[name].append(time.perf_counter() - start)
+    times = interleaved_seconds(steps, args.repeats, device)
     results = {
         name:
         dict(

@@ -27,6 +27,7 @@ Example:
 """
 import argparse
 import collections
+import functools
 import json
 import os
 import os.path as osp
@@ -103,16 +104,12 @@ def time_graphs(files: Dict[str,
                 runners[(side, runtime)] = run
             except Exception as error:
                 failures[(side, runtime)] = benchmark.error_summary(error)
-    order = list(runners)
-    seconds = {key: [] for key in order}
-    for repeat in range(args.repeats):
-        shift = repeat % len(order)
-        for key in order[shift:] + order[:shift]:
-            time.sleep(benchmark.CPU_PAUSE_S)
-            start = time.perf_counter()
-            runners[key](images)
-            seconds[key].append(time.perf_counter() - start)
-    return seconds
+    steps = {
+        key: functools.partial(run, images)
+        for key, run in runners.items()
+    }
+    return benchmark.interleaved_seconds(steps, args.repeats,
+                                         torch.device('cpu'))
 
 
 def op_type(event: dict) -> str:
@@ -335,18 +332,6 @@ def print_depthwise(depthwise: Dict[tuple, float], peak_gflops: float) -> None:
     print('| **all** | ' + ' | '.join(f'{v:.3f}' for v in totals) + ' |')
 
 
-def matrix_peak_gflops(peak: torch.nn.Module, runs: int = 5) -> float:
-    """GFLOP/s of ``benchmark.MatrixPeak``'s product, median of ``runs``
-    after one warm-up run."""
-    peak(None)
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        peak(None)
-        seconds.append(time.perf_counter() - start)
-    return benchmark.MatrixPeak.gflops(seconds)
-
-
 def main() -> None:
     args = parse_args()
     if args.threads:
@@ -358,7 +343,6 @@ def main() -> None:
         folder = args.onnx_dir or scratch
         os.makedirs(folder, exist_ok=True)
         files = export_sides(args, folder)
-        peak = benchmark.MatrixPeak()
         batches = {
             batch: np.random.rand(batch, 3, *args.shape).astype(np.float32)
             for batch in args.batch_sizes
@@ -379,7 +363,8 @@ def main() -> None:
             print(f'onnxruntime node time per run (batch {batch}; each '
                   f'node the median of {args.profile_runs} profiled runs):')
             print_op_table(profiles)
-            gflops = matrix_peak_gflops(peak)
+            gflops = benchmark.matmul_peak_gflops(
+                torch.device('cpu'), torch.float32)
             print_bound(medians, profiles, gflops)
             print(f'OpenVINO layers per run (batch {batch}):')
             ran = [s for s in SIDES if (s, 'openvino') not in failures]
