@@ -1,9 +1,10 @@
 # Copyright (c) mmhornet contributors. All rights reserved.
+import json
 import os
 import os.path as osp
 import subprocess
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 import pytest
@@ -94,6 +95,13 @@ def run_tool(args: List[str],
                              f'{result.stdout[-4000:]}\n'
                              f'{result.stderr[-4000:]}')
     return result
+
+
+def python_report(code: str, *args: str) -> Any:
+    """Run ``code`` with ``args`` in a fresh interpreter (as
+    :func:`run_tool`); the JSON value its last output line holds."""
+    result = run_tool(['-c', code, *args])
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope='session')

@@ -2,7 +2,6 @@
 """How the package is organised: each subpackage imports only the layers
 below it, the root imports no model code, every registry holds modules."""
 import ast
-import json
 import os
 import os.path as osp
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 from mmengine.registry import Registry
 
 import mmhornet.registry
-from .conftest import REPO_ROOT, TEST_CONFIG
+from .conftest import REPO_ROOT, TEST_CONFIG, python_report
 
 # Lowest first; a subpackage (or top-level module) may import those before
 # it. The root (mmhornet/__init__.py) imports version only and the APIs on
@@ -85,12 +84,7 @@ def test_every_module_imports_only_lower_layers():
 def test_importing_the_root_imports_no_subpackage():
     script = ('import json, sys, mmhornet; print(json.dumps(sorted('
               "m for m in sys.modules if m.startswith('mmhornet'))))")
-    result = subprocess.run([sys.executable, '-c', script],
-                            cwd=REPO_ROOT,
-                            capture_output=True,
-                            text=True,
-                            check=True)
-    assert json.loads(result.stdout) == ['mmhornet', 'mmhornet.version']
+    assert python_report(script) == ['mmhornet', 'mmhornet.version']
     # ... and the APIs are there on first use
     script = 'import mmhornet; print(mmhornet.get_model.__module__)'
     result = subprocess.run([sys.executable, '-c', script],
@@ -199,13 +193,7 @@ def test_building_in_the_toolboxes_changes_nothing_global():
     toolbox) only when a config names it."""
     seg_config = osp.join(REPO_ROOT, 'tests', 'data',
                           'upernet-horfpn-gf_hornet-nano_tiny-ade.py')
-    result = subprocess.run(
-        [sys.executable, '-c', BUILD_IN_TOOLBOXES, TEST_CONFIG, seg_config],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True)
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = python_report(BUILD_IN_TOOLBOXES, TEST_CONFIG, seg_config)
     assert report['types'] == [
         'mmhornet.models.backbones.hornet.HorNet',
         'mmhornet.models.layers.gnconv.gnConv',

@@ -2,11 +2,8 @@
 """Safe checkpoint loading on torch >= 2.6: mmhornet's own loaders, and
 mmengine's once the tools patch it."""
 import io
-import json
 import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +13,7 @@ from mmengine.runner import CheckpointLoader
 
 from mmhornet.checkpoint import (load_checkpoint_file, load_url,
                                  patch_checkpoint_loading)
-from ..conftest import REPO_ROOT, TEST_CONFIG
+from ..conftest import TEST_CONFIG, python_report
 
 
 @pytest.fixture(autouse=True)
@@ -178,16 +175,8 @@ def test_only_the_explicit_patch_changes_mmengine(tmp_path):
     the tools) makes mmengine's own loader read them."""
     path = tmp_path / 'ckpt.pth'
     _checkpoint_with_history(path)
-    result = subprocess.run([
-        sys.executable, '-c', NO_PATCH_NEEDED,
-        str(path), TEST_CONFIG,
-        str(tmp_path / 'model.pth')
-    ],
-                            cwd=REPO_ROOT,
-                            capture_output=True,
-                            text=True,
-                            check=True)
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = python_report(NO_PATCH_NEEDED, str(path), TEST_CONFIG,
+                           str(tmp_path / 'model.pth'))
     # mmengine 0.10.7 on torch >= 2.6 refuses its own checkpoints
     assert report['before'] == [
         'mmengine.runner.checkpoint', 'UnpicklingError', False
